@@ -1,0 +1,164 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from pandaprobe.projects.models import ApiKey, Project
+from pandaprobe.traces.models import Trace
+
+
+class ScoreDataType(models.TextChoices):
+    NUMERIC = "NUMERIC"
+    BOOLEAN = "BOOLEAN"
+    CATEGORICAL = "CATEGORICAL"
+
+
+class ScoreSource(models.TextChoices):
+    AUTOMATED = "AUTOMATED"  # the LLM judge
+    ANNOTATION = "ANNOTATION"  # a human reviewer
+    PROGRAMMATIC = "PROGRAMMATIC"  # external code through the API or SDK
+
+
+class ScoreStatus(models.TextChoices):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    PENDING = "PENDING"
+
+
+class ScoreConfig(models.Model):
+    """A project's named score definition (what Langfuse calls a score config)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="score_configs")
+    name = models.CharField(max_length=255)
+    data_type = models.CharField(max_length=16, choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
+    min_value = models.FloatField(null=True, blank=True)
+    max_value = models.FloatField(null=True, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    description = models.TextField(blank=True, default="")
+    is_archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="uniq_score_config_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.data_type})"
+
+
+class ScoreFields(models.Model):
+    """What trace and session scores share. `numeric_value` is the value as a number (NUMERIC, and
+    BOOLEAN as 1/0) so analytics aggregate in the database."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    name = models.CharField(max_length=255)
+    value = models.TextField(null=True, blank=True)
+    numeric_value = models.FloatField(null=True, blank=True)
+    data_type = models.CharField(max_length=16, choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
+    source = models.CharField(max_length=16, choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
+    status = models.CharField(max_length=16, choices=ScoreStatus.choices, default=ScoreStatus.SUCCESS)
+    eval_run_id = models.UUIDField(null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(null=True, blank=True)
+    config = models.ForeignKey(ScoreConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def author_user_id(self) -> str | None:
+        return str(self.author_id) if self.author_id is not None else None
+
+
+class TraceScore(ScoreFields):
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="scores")
+    environment = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="tscore_project_created"),
+            models.Index(fields=["project", "name", "-created_at"], name="tscore_project_name"),
+            models.Index(fields=["project", "trace", "name", "-created_at"], name="tscore_trace_name_latest"),
+            models.Index(fields=["project", "source", "-created_at"], name="tscore_project_source"),
+            models.Index(fields=["project", "status", "-created_at"], name="tscore_project_status"),
+            models.Index(fields=["project", "data_type", "-created_at"], name="tscore_project_dtype"),
+            models.Index(fields=["project", "eval_run_id"], name="tscore_project_run"),
+            models.Index(fields=["project", "environment", "-created_at"], name="tscore_project_env"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value} on {self.trace_id}"
+
+
+class SessionScore(ScoreFields):
+    session_id = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="sscore_project_created"),
+            models.Index(fields=["project", "session_id", "name", "-created_at"], name="sscore_session_name"),
+            models.Index(fields=["project", "name", "-created_at"], name="sscore_project_name"),
+            models.Index(fields=["project", "eval_run_id"], name="sscore_project_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value} on session {self.session_id}"
+
+
+class ScoreEvent(models.Model):
+    """Append-only edit history of every score, trace or session, whatever made it.
+
+    It keeps the score's id, not a foreign key, so a deleted score's history stays readable.
+    """
+
+    class Target(models.TextChoices):
+        TRACE = "TRACE"
+        SESSION = "SESSION"
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    target = models.CharField(max_length=8, choices=Target.choices, default=Target.TRACE)
+    score_id = models.UUIDField()
+    trace_id = models.UUIDField(null=True, blank=True)
+    session_id = models.CharField(max_length=255, null=True, blank=True)
+    score_name = models.CharField(max_length=255)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=255)
+    old_value = models.TextField(null=True, blank=True)
+    new_value = models.TextField(null=True, blank=True)
+    old_reason = models.TextField(null=True, blank=True)
+    new_reason = models.TextField(null=True, blank=True)
+    old_source = models.CharField(max_length=16, null=True, blank=True)
+    new_source = models.CharField(max_length=16, null=True, blank=True)
+    old_status = models.CharField(max_length=16, null=True, blank=True)
+    new_status = models.CharField(max_length=16, null=True, blank=True)
+    old_metadata = models.JSONField(null=True, blank=True)
+    new_metadata = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["project", "score_id", "created_at"], name="score_event_score")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.score_name} by {self.actor_label}"

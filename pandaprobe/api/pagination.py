@@ -1,0 +1,50 @@
+"""Limit/offset pagination with the `{items, total, limit, offset}` envelope of the reference API."""
+
+import functools
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+
+@functools.cache
+def _page_params_serializer(max_limit: int, default_limit: int) -> type[serializers.Serializer]:
+    return type(
+        "PageParams",
+        (serializers.Serializer,),
+        {
+            "limit": serializers.IntegerField(min_value=1, max_value=max_limit, default=default_limit),
+            "offset": serializers.IntegerField(min_value=0, default=0),
+        },
+    )
+
+
+def page_params(query_params, *, max_limit: int = 200, default_limit: int = 50) -> tuple[int, int]:
+    """Validated (limit, offset); a bad value raises a 422 naming `limit` or `offset`."""
+    data = {k: v for k, v in query_params.items() if k in ("limit", "offset")}
+    params = _page_params_serializer(max_limit, default_limit)(data=data)
+    params.is_valid(raise_exception=True)
+    return params.validated_data["limit"], params.validated_data["offset"]
+
+
+def paginate(queryset: QuerySet, *, limit: int, offset: int, total: int | None = None) -> dict:
+    """Page of a queryset (one COUNT and one SELECT; nested rows come from its prefetches)."""
+    return {
+        "items": list(queryset[offset : offset + limit]),
+        "total": queryset.count() if total is None else total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def envelope_schema(item_serializer, name: str):
+    """An OpenAPI component for the envelope around `item_serializer`."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "items": item_serializer(many=True),
+            "total": serializers.IntegerField(),
+            "limit": serializers.IntegerField(),
+            "offset": serializers.IntegerField(),
+        },
+    )

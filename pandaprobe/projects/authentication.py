@@ -1,0 +1,142 @@
+"""How a request reaches one project.
+
+Three ways in, tried in order: `X-API-Key` + `X-Project-Name`; `Authorization: Bearer <personal
+access token>` + `X-Project-ID`; the browser session (+ `X-Project-ID` or the session's current
+project). Each ends in a `ProjectAccess` on `request.auth`; every view scopes its queries to
+`request.auth.project`.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.permissions import BasePermission
+
+from . import selectors, services, tasks
+from .models import ApiKey, Membership, Project
+
+SESSION_PROJECT_KEY = "project_id"
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """Who is acting, and in which project."""
+
+    project: Project
+    user: object | None = None
+    api_key: ApiKey | None = None
+    role: str = Membership.Role.ADMIN
+
+    @property
+    def user_id(self) -> str | None:
+        return str(self.user.pk) if self.user is not None else None
+
+    @property
+    def actor_label(self) -> str:
+        if self.user is not None:
+            return self.user.get_username()
+        if self.api_key is not None:
+            return f"api-key:{self.api_key.key_prefix}"
+        return "system"
+
+
+def _record_use(actor, **kwargs) -> None:
+    transaction.on_commit(lambda: actor.send(**kwargs, used_at=timezone.now().isoformat()))
+
+
+def _parse_project_id(raw: str | None) -> uuid.UUID | None:
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise exceptions.AuthenticationFailed("X-Project-ID must be a project UUID") from None
+
+
+def _user_access(user, project_id: uuid.UUID | None) -> ProjectAccess:
+    if project_id is None:
+        raise exceptions.AuthenticationFailed("X-Project-ID header is required")
+    role = selectors.membership_role(user=user, project_id=project_id)
+    project = selectors.project_by_id(project_id) if role else None
+    if project is None:
+        raise exceptions.PermissionDenied("You are not a member of this project")
+    return ProjectAccess(project=project, user=user, role=role)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        raw_key = request.META.get("HTTP_X_API_KEY")
+        if raw_key is None:
+            return None
+        project_name = request.META.get("HTTP_X_PROJECT_NAME")
+        if not project_name:
+            raise exceptions.AuthenticationFailed("X-Project-Name header is required with X-API-Key")
+        key = selectors.api_key_by_raw(raw_key.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid API key")
+        if not key.is_active:
+            raise exceptions.AuthenticationFailed("API key has been revoked")
+        if selectors.is_expired(key.expires_at):
+            raise exceptions.AuthenticationFailed("API key has expired")
+        if key.project.name != project_name:
+            raise exceptions.PermissionDenied("API key does not belong to the project named in X-Project-Name")
+        if services.credential_touch_due(key.last_used_at):
+            _record_use(tasks.record_api_key_use, api_key_id=str(key.pk))
+        return AnonymousUser(), ProjectAccess(project=key.project, api_key=key)
+
+    def authenticate_header(self, request) -> str:
+        return 'ApiKey realm="api", header="X-API-Key"'
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, raw_token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        token = selectors.access_token_by_raw(raw_token.strip()) if raw_token.strip() else None
+        if token is None or not token.is_active or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid or revoked access token")
+        if selectors.is_expired(token.expires_at):
+            raise exceptions.AuthenticationFailed("Access token has expired")
+        access = _user_access(token.user, _parse_project_id(request.META.get("HTTP_X_PROJECT_ID")))
+        if services.credential_touch_due(token.last_used_at):
+            _record_use(tasks.record_access_token_use, token_id=str(token.pk))
+        return token.user, access
+
+    def authenticate_header(self, request) -> str:
+        return "Bearer"
+
+
+class SessionProjectAuthentication(SessionAuthentication):
+    """The signed-in browser user, in the project of X-Project-ID or the session's current one."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        raw = request.META.get("HTTP_X_PROJECT_ID") or request._request.session.get(SESSION_PROJECT_KEY)
+        return user, _user_access(user, _parse_project_id(raw))
+
+
+class HasProjectAccess(BasePermission):
+    message = "Authentication required: send X-API-Key and X-Project-Name, or a Bearer token and X-Project-ID"
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.auth, ProjectAccess):
+            return True
+        if request.auth is None and not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated(self.message)
+        return False
+
+
+class IsProjectAdmin(HasProjectAccess):
+    message = "This action needs the project admin role"
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and request.auth.role == Membership.Role.ADMIN

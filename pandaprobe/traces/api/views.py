@@ -1,0 +1,199 @@
+"""Trace, span and session endpoints: parse, call one service or selector, shape the output."""
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+
+from .. import selectors, services
+from ..filters import SessionGroupParams, TraceFilter
+from . import serializers as s
+
+TraceListPage = envelope_schema(s.TraceListItemSerializer, "PaginatedTraceListItem")
+SessionPage = envelope_schema(s.SessionSummarySerializer, "PaginatedSessionSummary")
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
+    OpenApiParameter("offset", int, description="Items to skip (default 0)"),
+]
+
+
+def _validated(serializer_class, data, **kwargs):
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class TraceCollectionView(APIView):
+    @extend_schema(
+        operation_id="ingest_trace",
+        request=s.TraceCreateSerializer,
+        responses={202: s.TraceAcceptedSerializer},
+        tags=["traces"],
+    )
+    def post(self, request):
+        data = _validated(s.TraceCreateSerializer, request.data)
+        trace = services.trace_ingest(project=request.auth.project, data=data)
+        body = {"trace_id": str(trace.trace_id), "task_id": str(uuid.uuid4())}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="list_traces",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("session_id", str),
+            OpenApiParameter("status", str, enum=["PENDING", "RUNNING", "COMPLETED", "ERROR"]),
+            OpenApiParameter("user_id", str),
+            OpenApiParameter("environment", str),
+            OpenApiParameter("tags", str, many=True, description="Traces with ANY of these tags"),
+            OpenApiParameter("name", str, description="Substring of the name (case-insensitive)"),
+            OpenApiParameter("started_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("started_before", OpenApiTypes.DATETIME, description="Exclusive"),
+            OpenApiParameter("sort_by", str, enum=list(TraceFilter.SORT_FIELDS)),
+            OpenApiParameter("sort_order", str, enum=["asc", "desc"]),
+        ],
+        responses=TraceListPage,
+        tags=["traces"],
+    )
+    def get(self, request):
+        limit, offset = page_params(request.query_params)
+        traces = selectors.trace_list(project=request.auth.project, params=request.query_params)
+        page = paginate(traces, limit=limit, offset=offset)
+        page["items"] = s.TraceListItemSerializer(page["items"], many=True).data
+        return Response(page)
+
+
+class TraceDetailView(APIView):
+    @extend_schema(operation_id="get_trace", responses=s.TraceResponseSerializer, tags=["traces"])
+    def get(self, request, trace_id):
+        trace = selectors.trace_get(project=request.auth.project, trace_id=trace_id)
+        return Response(s.TraceResponseSerializer(trace).data)
+
+    @extend_schema(
+        operation_id="update_trace",
+        request=s.TraceUpdateSerializer,
+        responses=s.TraceResponseSerializer,
+        tags=["traces"],
+    )
+    def patch(self, request, trace_id):
+        trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
+        data = _validated(s.TraceUpdateSerializer, request.data)
+        services.trace_update(trace=trace, data=data)
+        trace = selectors.trace_get(project=request.auth.project, trace_id=trace_id)
+        return Response(s.TraceResponseSerializer(trace).data)
+
+    @extend_schema(operation_id="delete_trace", responses={204: None}, tags=["traces"])
+    def delete(self, request, trace_id):
+        trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
+        services.trace_delete(trace=trace)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SpanCollectionView(APIView):
+    @extend_schema(
+        operation_id="add_spans",
+        request=s.SpanCreateSerializer(many=True),
+        responses={201: s.SpansAcceptedSerializer},
+        tags=["traces"],
+    )
+    def post(self, request, trace_id):
+        trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
+        spans_data = _validated(s.SpanListSerializer, request.data)
+        spans = services.spans_add(trace=trace, spans_data=spans_data)
+        return Response({"span_ids": [str(span.span_id) for span in spans]}, status=status.HTTP_201_CREATED)
+
+
+class SpanDetailView(APIView):
+    @extend_schema(
+        operation_id="update_span",
+        request=s.SpanUpdateSerializer,
+        responses=s.SpanResponseSerializer,
+        tags=["traces"],
+    )
+    def patch(self, request, trace_id, span_id):
+        span = selectors.span_get(project=request.auth.project, trace_id=trace_id, span_id=span_id)
+        data = _validated(s.SpanUpdateSerializer, request.data)
+        span = services.span_update(span=span, data=data)
+        return Response(s.SpanResponseSerializer(span).data)
+
+
+class TraceBatchDeleteView(APIView):
+    @extend_schema(
+        operation_id="batch_delete_traces",
+        request=s.TraceIdsSerializer,
+        responses=s.DeletedSerializer,
+        tags=["traces"],
+    )
+    def post(self, request):
+        data = _validated(s.TraceIdsSerializer, request.data)
+        deleted = services.traces_delete(project=request.auth.project, trace_ids=data["trace_ids"])
+        return Response({"deleted": deleted})
+
+
+class TraceBatchTagsView(APIView):
+    @extend_schema(
+        operation_id="batch_tags_traces",
+        request=s.BatchTagsSerializer,
+        responses=s.UpdatedSerializer,
+        tags=["traces"],
+    )
+    def post(self, request):
+        data = _validated(s.BatchTagsSerializer, request.data)
+        updated = services.traces_retag(project=request.auth.project, **data)
+        return Response({"updated": updated})
+
+
+class SessionCollectionView(APIView):
+    @extend_schema(
+        operation_id="list_sessions",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("user_id", str),
+            OpenApiParameter("has_error", bool),
+            OpenApiParameter("started_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("started_before", OpenApiTypes.DATETIME),
+            OpenApiParameter("tags", str, many=True),
+            OpenApiParameter("query", str, description="Substring of session_id (case-insensitive)"),
+            OpenApiParameter("sort_by", str, enum=list(SessionGroupParams.SORT_FIELDS)),
+            OpenApiParameter("sort_order", str, enum=["asc", "desc"]),
+        ],
+        responses=SessionPage,
+        tags=["sessions"],
+    )
+    def get(self, request):
+        limit, offset = page_params(request.query_params)
+        page = selectors.session_list(
+            project=request.auth.project, params=request.query_params, limit=limit, offset=offset
+        )
+        page["items"] = s.SessionSummarySerializer(page["items"], many=True).data
+        return Response(page)
+
+
+class SessionDetailView(APIView):
+    @extend_schema(
+        operation_id="get_session",
+        parameters=[
+            OpenApiParameter("limit", int, description="Traces per page (1-1000, default 200)"),
+            OpenApiParameter("offset", int),
+        ],
+        responses=s.SessionDetailSerializer,
+        tags=["sessions"],
+    )
+    def get(self, request, session_id):
+        limit, offset = page_params(request.query_params, max_limit=1000, default_limit=200)
+        session = selectors.session_get(
+            project=request.auth.project, session_id=session_id, limit=limit, offset=offset
+        )
+        return Response(s.SessionDetailSerializer(session).data)
+
+    @extend_schema(operation_id="delete_session", responses=s.DeletedSerializer, tags=["sessions"])
+    def delete(self, request, session_id):
+        deleted = services.session_delete(project=request.auth.project, session_id=session_id)
+        if not deleted:
+            raise NotFound("Session not found")
+        return Response({"deleted": deleted})

@@ -1,0 +1,101 @@
+"""Query-string filters for traces and sessions (one place for each rule)."""
+
+import django_filters
+from django import forms
+from django.db.models import F
+
+from .models import Trace, TraceStatus
+
+
+class StringListField(forms.Field):
+    """A repeated query parameter (`tags=a&tags=b`) as a list of non-empty strings."""
+
+    widget = forms.SelectMultiple
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return [str(item) for item in values if str(item).strip()]
+
+
+class TagsAnyFilter(django_filters.Filter):
+    field_class = StringListField
+
+    def filter(self, qs, value):
+        return qs.filter(tags__any_of=value) if value else qs
+
+
+SORT_ORDERS = [("asc", "asc"), ("desc", "desc")]
+
+
+def ordered(qs, field: str, direction: str, *, tiebreak: str = "pk"):
+    """Sort by `field` (nulls last), then by `tiebreak` in the same direction for stable pages."""
+    if direction == "asc":
+        return qs.order_by(F(field).asc(nulls_last=True), tiebreak)
+    return qs.order_by(F(field).desc(nulls_last=True), f"-{tiebreak}")
+
+
+class TraceFilter(django_filters.FilterSet):
+    SORT_FIELDS = {
+        "started_at": "started_at",
+        "ended_at": "ended_at",
+        "name": "name",
+        "latency": "latency_ms",
+        "status": "status",
+    }
+
+    session_id = django_filters.CharFilter()
+    status = django_filters.ChoiceFilter(choices=TraceStatus.choices)
+    user_id = django_filters.CharFilter()
+    environment = django_filters.CharFilter()
+    tags = TagsAnyFilter()
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    sort_by = django_filters.ChoiceFilter(choices=[(k, k) for k in SORT_FIELDS], method="skip")
+    sort_order = django_filters.ChoiceFilter(choices=SORT_ORDERS, method="skip")
+
+    class Meta:
+        model = Trace
+        fields = []
+
+    def skip(self, qs, name, value):
+        return qs
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        field = self.SORT_FIELDS[self.form.cleaned_data.get("sort_by") or "started_at"]
+        return ordered(queryset, field, self.form.cleaned_data.get("sort_order") or "desc")
+
+
+class SessionTraceFilter(django_filters.FilterSet):
+    """Filters applied to a session's traces before they are grouped."""
+
+    user_id = django_filters.CharFilter()
+    tags = TagsAnyFilter()
+    query = django_filters.CharFilter(field_name="session_id", lookup_expr="icontains")
+    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+
+    class Meta:
+        model = Trace
+        fields = []
+
+
+class SessionGroupParams(forms.Form):
+    """Options applied after grouping: `has_error`, `sort_by`, `sort_order`."""
+
+    SORT_FIELDS = {
+        "recent": "last_trace_at",
+        "trace_count": "trace_count",
+        "latency": "total_latency_ms",
+        "cost": "total_cost",
+    }
+
+    has_error = forms.TypedChoiceField(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", required=False,
+        empty_value=None,
+    )
+    sort_by = forms.ChoiceField(choices=[(k, k) for k in SORT_FIELDS], required=False)
+    sort_order = forms.ChoiceField(choices=SORT_ORDERS, required=False)

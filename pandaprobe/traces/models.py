@@ -1,0 +1,103 @@
+import uuid
+
+from django.db import models
+
+from pandaprobe.projects.models import Project
+
+from .lookups import TagListField
+
+
+class TraceStatus(models.TextChoices):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+
+
+class SpanKind(models.TextChoices):
+    AGENT = "AGENT"
+    TOOL = "TOOL"
+    LLM = "LLM"
+    RETRIEVER = "RETRIEVER"
+    CHAIN = "CHAIN"
+    EMBEDDING = "EMBEDDING"
+    OTHER = "OTHER"
+
+
+class SpanStatus(models.TextChoices):
+    UNSET = "UNSET"
+    OK = "OK"
+    ERROR = "ERROR"
+
+
+class Trace(models.Model):
+    """One agent run. `trace_id` is the client's id and unique across projects.
+
+    `latency_ms`, `span_count`, `total_tokens` and `total_cost` are kept by the ingestion service
+    so lists, sorts and session aggregates never have to read spans.
+    """
+
+    trace_id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="traces")
+    name = models.CharField(max_length=512)
+    status = models.CharField(max_length=16, choices=TraceStatus.choices, default=TraceStatus.COMPLETED)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    session_id = models.CharField(max_length=255, null=True, blank=True)
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    tags = TagListField(default=list, blank=True)
+    environment = models.CharField(max_length=255, null=True, blank=True)
+    release = models.CharField(max_length=255, null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    span_count = models.IntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    total_cost = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-started_at"], name="trace_project_started"),
+            models.Index(fields=["project", "session_id", "started_at"], name="trace_project_session"),
+            models.Index(fields=["project", "user_id"], name="trace_project_user"),
+            models.Index(fields=["project", "status", "-started_at"], name="trace_project_status"),
+            models.Index(fields=["project", "environment"], name="trace_project_env"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.trace_id})"
+
+
+class Span(models.Model):
+    """A step of a trace. Parents are referenced by id only: children may arrive first."""
+
+    id = models.BigAutoField(primary_key=True)
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans")
+    span_id = models.UUIDField()
+    parent_span_id = models.UUIDField(null=True, blank=True)
+    name = models.CharField(max_length=512)
+    kind = models.CharField(max_length=16, choices=SpanKind.choices, default=SpanKind.OTHER)
+    status = models.CharField(max_length=8, choices=SpanStatus.choices, default=SpanStatus.UNSET)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    model = models.CharField(max_length=255, null=True, blank=True)
+    token_usage = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    completion_start_time = models.DateTimeField(null=True, blank=True)
+    model_parameters = models.JSONField(null=True, blank=True)
+    cost = models.JSONField(null=True, blank=True)
+    total_tokens = models.BigIntegerField(default=0)
+    total_cost = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trace", "span_id"], name="uniq_span_per_trace")]
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"

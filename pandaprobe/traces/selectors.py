@@ -1,0 +1,98 @@
+"""Reads for traces, spans and sessions. Every query starts from `traces_of(project)`."""
+
+from django.core.exceptions import ValidationError
+from django.db.models import Case, Count, IntegerField, Max, Min, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from .filters import SessionGroupParams, SessionTraceFilter, TraceFilter, ordered
+from .models import Span, Trace, TraceStatus
+
+
+def traces_of(project) -> QuerySet:
+    return Trace.objects.filter(project=project)
+
+
+def _valid(form_or_filterset):
+    form = getattr(form_or_filterset, "form", form_or_filterset)
+    if not form.is_valid():
+        raise ValidationError(form.errors.as_data())
+    return form_or_filterset
+
+
+def trace_get(*, project, trace_id) -> Trace:
+    return get_object_or_404(traces_of(project).prefetch_related("spans"), pk=trace_id)
+
+
+def trace_get_bare(*, project, trace_id) -> Trace:
+    """The trace without its spans, for writes that only need to know it is the project's."""
+    return get_object_or_404(traces_of(project), pk=trace_id)
+
+
+def span_get(*, project, trace_id, span_id) -> Span:
+    return get_object_or_404(Span.objects.filter(trace__project=project, trace_id=trace_id), span_id=span_id)
+
+
+def trace_list(*, project, params) -> QuerySet:
+    """The project's traces filtered and sorted by query parameters (422 on a bad one)."""
+    filterset = _valid(TraceFilter(params, queryset=traces_of(project)))
+    return filterset.qs
+
+
+def _session_rows(traces: QuerySet) -> QuerySet:
+    return (
+        traces.filter(session_id__isnull=False)
+        .values("session_id")
+        .annotate(
+            trace_count=Count("pk"),
+            first_trace_at=Min("started_at"),
+            last_trace_at=Max(Coalesce("ended_at", "started_at")),
+            total_latency_ms=Sum("latency_ms"),
+            error_count=Sum(Case(When(status=TraceStatus.ERROR, then=Value(1)), default=Value(0),
+                                 output_field=IntegerField())),
+            user_id=Max("user_id"),
+            total_span_count=Sum("span_count"),
+            total_tokens=Sum("total_tokens"),
+            total_cost=Sum("total_cost"),
+        )
+    )
+
+
+def _with_tags(project, rows: list[dict]) -> list[dict]:
+    """Each session's tags: the union over its traces, in first-seen order (one query per page)."""
+    tags: dict[str, list[str]] = {row["session_id"]: [] for row in rows}
+    pairs = traces_of(project).filter(session_id__in=tags).order_by("started_at").values_list("session_id", "tags")
+    for session_id, trace_tags in pairs:
+        tags[session_id].extend(t for t in trace_tags or [] if t not in tags[session_id])
+    for row in rows:
+        row["tags"] = tags[row["session_id"]]
+        row["has_error"] = bool(row.pop("error_count"))
+        row["total_tokens"] = row["total_tokens"] or 0
+        row["total_cost"] = row["total_cost"] or 0.0
+        row["total_span_count"] = row["total_span_count"] or 0
+    return rows
+
+
+def session_list(*, project, params, limit: int, offset: int) -> dict:
+    """Sessions (traces grouped by `session_id`) as a page envelope."""
+    traces = _valid(SessionTraceFilter(params, queryset=traces_of(project))).qs
+    options = _valid(SessionGroupParams(params)).cleaned_data
+    rows = _session_rows(traces)
+    if options.get("has_error") is not None:
+        rows = rows.filter(error_count__gt=0) if options["has_error"] else rows.filter(error_count=0)
+    field = SessionGroupParams.SORT_FIELDS[options.get("sort_by") or "recent"]
+    rows = ordered(rows, field, options.get("sort_order") or "desc", tiebreak="session_id")
+    page = list(rows[offset : offset + limit])
+    return {"items": _with_tags(project, page), "total": rows.count(), "limit": limit, "offset": offset}
+
+
+def session_get(*, project, session_id: str, limit: int, offset: int) -> dict:
+    """One session's aggregate with a page of its traces (with spans), oldest first."""
+    row = _session_rows(traces_of(project).filter(session_id=session_id)).first()
+    if row is None:
+        raise Http404("Session not found")
+    traces = traces_of(project).filter(session_id=session_id).order_by("started_at", "pk").prefetch_related("spans")
+    detail = _with_tags(project, [row])[0]
+    detail["traces"] = list(traces[offset : offset + limit])
+    return detail
