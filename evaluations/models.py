@@ -66,7 +66,9 @@ class ScoreFields(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reason = models.TextField(null=True, blank=True)
-    config = models.ForeignKey(ScoreConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    config = models.ForeignKey(
+        ScoreConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -142,7 +144,9 @@ class ScoreEvent(models.Model):
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    actor_api_key = models.ForeignKey(ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_api_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_label = models.CharField(max_length=255)
     old_value = models.TextField(null=True, blank=True)
     new_value = models.TextField(null=True, blank=True)

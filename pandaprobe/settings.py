@@ -178,6 +178,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "pandaprobe.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # `?format=` belongs to the export endpoints, not to DRF's renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -210,10 +212,14 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
 ]
+# Parallel test processes (pytest-xdist) share one Redis; each gets its own key namespace.
+DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "dramatiq") + (
+    f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": REDIS_URL},
+        "OPTIONS": {"url": REDIS_URL, "namespace": DRAMATIQ_NAMESPACE},
         "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 else:

@@ -7,7 +7,11 @@ from pandaprobe.api.views import HealthView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", HealthView.as_view(), name="health"),
-    path("openapi.json", SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]), name="openapi"),
+    path(
+        "openapi.json",
+        SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]),
+        name="openapi",
+    ),
     path(
         "docs",
         SpectacularSwaggerView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),

@@ -58,7 +58,9 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) if str(exc) and "matches the given query" not in str(exc) else None)
+        exc = exceptions.NotFound(
+            str(exc) if str(exc) and "matches the given query" not in str(exc) else None
+        )
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)

@@ -57,7 +57,9 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
             return
         issued = services.access_token_create(user=obj.user, name=obj.name, expires_at=obj.expires_at)
         obj.pk = issued.token.pk
-        messages.warning(request, f"Copy this access token now; it will not be shown again: {issued.raw_token}")
+        messages.warning(
+            request, f"Copy this access token now; it will not be shown again: {issued.raw_token}"
+        )
 
 
 @admin.register(Membership)

@@ -57,7 +57,8 @@ def _parse_project_id(raw: str | None) -> uuid.UUID | None:
         raise exceptions.AuthenticationFailed("X-Project-ID must be a project UUID") from None
 
 
-def _user_access(user, project_id: uuid.UUID | None) -> ProjectAccess:
+def user_project_access(user, project_id: uuid.UUID | None) -> ProjectAccess:
+    """The signed-in user's access to a project: 403 when they are not a member."""
     if project_id is None:
         raise exceptions.AuthenticationFailed("X-Project-ID header is required")
     role = selectors.membership_role(user=user, project_id=project_id)
@@ -83,7 +84,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         if selectors.is_expired(key.expires_at):
             raise exceptions.AuthenticationFailed("API key has expired")
         if key.project.name != project_name:
-            raise exceptions.PermissionDenied("API key does not belong to the project named in X-Project-Name")
+            raise exceptions.PermissionDenied(
+                "API key does not belong to the project named in X-Project-Name"
+            )
         if services.credential_touch_due(key.last_used_at):
             _record_use(tasks.record_api_key_use, api_key_id=str(key.pk))
         return AnonymousUser(), ProjectAccess(project=key.project, api_key=key)
@@ -103,7 +106,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid or revoked access token")
         if selectors.is_expired(token.expires_at):
             raise exceptions.AuthenticationFailed("Access token has expired")
-        access = _user_access(token.user, _parse_project_id(request.META.get("HTTP_X_PROJECT_ID")))
+        access = user_project_access(token.user, _parse_project_id(request.META.get("HTTP_X_PROJECT_ID")))
         if services.credential_touch_due(token.last_used_at):
             _record_use(tasks.record_access_token_use, token_id=str(token.pk))
         return token.user, access
@@ -121,7 +124,7 @@ class SessionProjectAuthentication(SessionAuthentication):
             return None
         user = result[0]
         raw = request.META.get("HTTP_X_PROJECT_ID") or request._request.session.get(SESSION_PROJECT_KEY)
-        return user, _user_access(user, _parse_project_id(raw))
+        return user, user_project_access(user, _parse_project_id(raw))
 
 
 class HasProjectAccess(BasePermission):

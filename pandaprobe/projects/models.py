@@ -49,7 +49,9 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "project"], name="uniq_membership_user_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="uniq_membership_user_project")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} ({self.role})"

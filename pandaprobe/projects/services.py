@@ -83,7 +83,9 @@ def access_token_mark_used(*, token_id: str, used_at: datetime) -> None:
 
 def membership_set(*, user, project: Project, role: str) -> Membership:
     with transaction.atomic():
-        membership, _ = Membership.objects.update_or_create(user=user, project=project, defaults={"role": role})
+        membership, _ = Membership.objects.update_or_create(
+            user=user, project=project, defaults={"role": role}
+        )
     return membership
 
 

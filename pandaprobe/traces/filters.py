@@ -94,7 +94,9 @@ class SessionGroupParams(forms.Form):
     }
 
     has_error = forms.TypedChoiceField(
-        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", required=False,
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        required=False,
         empty_value=None,
     )
     sort_by = forms.ChoiceField(choices=[(k, k) for k in SORT_FIELDS], required=False)

@@ -49,8 +49,13 @@ def _session_rows(traces: QuerySet) -> QuerySet:
             first_trace_at=Min("started_at"),
             last_trace_at=Max(Coalesce("ended_at", "started_at")),
             total_latency_ms=Sum("latency_ms"),
-            error_count=Sum(Case(When(status=TraceStatus.ERROR, then=Value(1)), default=Value(0),
-                                 output_field=IntegerField())),
+            error_count=Sum(
+                Case(
+                    When(status=TraceStatus.ERROR, then=Value(1)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                )
+            ),
             user_id=Max("user_id"),
             total_span_count=Sum("span_count"),
             total_tokens=Sum("total_tokens"),
@@ -62,7 +67,12 @@ def _session_rows(traces: QuerySet) -> QuerySet:
 def _with_tags(project, rows: list[dict]) -> list[dict]:
     """Each session's tags: the union over its traces, in first-seen order (one query per page)."""
     tags: dict[str, list[str]] = {row["session_id"]: [] for row in rows}
-    pairs = traces_of(project).filter(session_id__in=tags).order_by("started_at").values_list("session_id", "tags")
+    pairs = (
+        traces_of(project)
+        .filter(session_id__in=tags)
+        .order_by("started_at")
+        .values_list("session_id", "tags")
+    )
     for session_id, trace_tags in pairs:
         tags[session_id].extend(t for t in trace_tags or [] if t not in tags[session_id])
     for row in rows:
@@ -92,7 +102,12 @@ def session_get(*, project, session_id: str, limit: int, offset: int) -> dict:
     row = _session_rows(traces_of(project).filter(session_id=session_id)).first()
     if row is None:
         raise Http404("Session not found")
-    traces = traces_of(project).filter(session_id=session_id).order_by("started_at", "pk").prefetch_related("spans")
+    traces = (
+        traces_of(project)
+        .filter(session_id=session_id)
+        .order_by("started_at", "pk")
+        .prefetch_related("spans")
+    )
     detail = _with_tags(project, [row])[0]
     detail["traces"] = list(traces[offset : offset + limit])
     return detail

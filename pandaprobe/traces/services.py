@@ -87,13 +87,17 @@ def _merge_trace(trace: Trace, data: dict) -> None:
 
 
 def _new_trace(project: Project, data: dict) -> Trace:
-    trace = Trace(project=project, trace_id=data["trace_id"], status=TraceStatus.COMPLETED, metadata={}, tags=[])
+    trace = Trace(
+        project=project, trace_id=data["trace_id"], status=TraceStatus.COMPLETED, metadata={}, tags=[]
+    )
     _merge_trace(trace, data)
     return trace
 
 
 def _new_span(trace: Trace, data: dict) -> Span:
-    return Span(trace=trace, span_id=data["span_id"], kind=SpanKind.OTHER, status=SpanStatus.UNSET, metadata={})
+    return Span(
+        trace=trace, span_id=data["span_id"], kind=SpanKind.OTHER, status=SpanStatus.UNSET, metadata={}
+    )
 
 
 def _merge_span(span: Span, data: dict) -> Span:

@@ -24,7 +24,9 @@ def start_inprocess_worker(threads: int) -> dramatiq.Worker | None:
 
 
 class Command(BaseCommand):
-    help = "Serve HTTP on ADDRPORT (default 127.0.0.1:8000) with an in-process worker when REDIS_URL is unset."
+    help = (
+        "Serve HTTP on ADDRPORT (default 127.0.0.1:8000) with an in-process worker when REDIS_URL is unset."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
@@ -34,7 +36,9 @@ class Command(BaseCommand):
         if worker is None:
             self.stdout.write("Using the Redis broker: start workers with `python manage.py rundramatiq`.")
         else:
-            self.stdout.write(f"In-process Dramatiq worker started ({settings.INPROCESS_WORKER_THREADS} threads).")
+            self.stdout.write(
+                f"In-process Dramatiq worker started ({settings.INPROCESS_WORKER_THREADS} threads)."
+            )
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:

@@ -145,7 +145,9 @@ class TraceIdsSerializer(serializers.Serializer):
 
 
 class BatchTagsSerializer(TraceIdsSerializer):
-    add_tags = serializers.ListField(child=serializers.CharField(max_length=255), required=False, default=list)
+    add_tags = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False, default=list
+    )
     remove_tags = serializers.ListField(
         child=serializers.CharField(max_length=255), required=False, default=list
     )

@@ -1,0 +1,67 @@
+"""Factories for the test suite: real rows in a real database."""
+
+import uuid
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from pandaprobe.projects.models import Membership, Project
+from pandaprobe.traces.models import Span, SpanKind, Trace
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"project-{n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pw-correct-horse")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    project = factory.SubFactory(ProjectFactory)
+    role = Membership.Role.REVIEWER
+
+
+class TraceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Trace
+
+    trace_id = factory.LazyFunction(uuid.uuid4)
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"agent-run-{n}")
+    started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
+    ended_at = factory.LazyAttribute(lambda t: t.started_at + timedelta(seconds=2))
+    latency_ms = factory.LazyAttribute(lambda t: (t.ended_at - t.started_at).total_seconds() * 1000)
+    input = factory.LazyFunction(lambda: {"messages": [{"role": "user", "content": "hello"}]})
+    output = factory.LazyFunction(lambda: {"messages": [{"role": "assistant", "content": "hi"}]})
+
+
+class SpanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Span
+
+    trace = factory.SubFactory(TraceFactory)
+    span_id = factory.LazyFunction(uuid.uuid4)
+    name = factory.Sequence(lambda n: f"step-{n}")
+    kind = SpanKind.LLM
+    started_at = factory.LazyAttribute(lambda s: s.trace.started_at)
