@@ -21,7 +21,7 @@ migrate: install
 
 run: migrate
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py seed_demo
+	PORT=$(PORT) $(PY) manage.py seed_demo
 	$(PY) manage.py serve 127.0.0.1:$(PORT)
 
 worker: install

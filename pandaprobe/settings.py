@@ -54,14 +54,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "psql"}
+
+
 def env_database(name: str, default: str) -> dict:
     raw = env_str(name) or default
+    scheme = urlparse(raw).scheme
+    if scheme not in _DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} must be a sqlite:// or postgres:// URL, got scheme {scheme!r} in {raw!r}"
+        )
     try:
         config = environ.Env.db_url_config(raw)
     except (ImproperlyConfigured, KeyError, ValueError) as exc:
         raise ImproperlyConfigured(f"{name} is not a valid database URL ({exc}): {raw!r}") from None
-    if not config.get("ENGINE"):
-        raise ImproperlyConfigured(f"{name} has an unsupported scheme: {raw!r}")
     return config
 
 
@@ -157,6 +163,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# In development (and tests) WhiteNoise serves straight from the finders, so /docs works without
+# `collectstatic`; production serves the collected files.
+WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -174,7 +183,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pandaprobe.projects.authentication.HasProjectAccess"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["pandaprobe.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "pandaprobe.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -191,15 +200,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-            "ProjectName": {"type": "apiKey", "in": "header", "name": "X-Project-Name"},
-            "HTTPBearer": {"type": "http", "scheme": "bearer"},
-            "ProjectID": {"type": "apiKey", "in": "header", "name": "X-Project-ID"},
-        }
+    # Security schemes come from pandaprobe/projects/schema.py, one per authentication class.
+    # Enums named as in the reference document (several models have a `status`).
+    "ENUM_NAME_OVERRIDES": {
+        "TraceStatus": "pandaprobe.traces.models.TraceStatus",
+        "SpanKind": "pandaprobe.traces.models.SpanKind",
+        "SpanStatusCode": "pandaprobe.traces.models.SpanStatus",
+        "ScoreDataType": "evaluations.models.ScoreDataType",
+        "ScoreSource": "evaluations.models.ScoreSource",
+        "ScoreStatus": "evaluations.models.ScoreStatus",
     },
-    "SECURITY": [{"ApiKey": [], "ProjectName": []}, {"HTTPBearer": [], "ProjectID": []}],
 }
 
 # Dramatiq: a Redis broker and separate worker processes when REDIS_URL is set; otherwise an

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from pandaprobe.api.views import HealthView
 
@@ -9,7 +10,7 @@ urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path(
         "openapi.json",
-        SpectacularAPIView.as_view(permission_classes=[], authentication_classes=[]),
+        SpectacularJSONAPIView.as_view(permission_classes=[], authentication_classes=[]),
         name="openapi",
     ),
     path(
@@ -17,9 +18,11 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),
         name="docs",
     ),
+    path("", RedirectView.as_view(pattern_name="trace-list"), name="home"),
     path("", include("pandaprobe.traces.api.urls")),
     path("evaluations/", include("evaluations.api.urls")),
+    path("app/", include("evaluations.urls")),
 ]
 
-handler404 = "pandaprobe.api.errors.json_not_found"
-handler500 = "pandaprobe.api.errors.json_server_error"
+handler404 = "evaluations.views.page_not_found"  # HTML under /app/, JSON elsewhere
+handler500 = "evaluations.views.server_error"  # HTML under /app/, JSON elsewhere

@@ -14,6 +14,12 @@ def pytest_configure(config):
     config.option.nomigrations = True  # tables from models; `test_migrations` checks they are in sync
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness dominates a suite that signs users in hundreds of times.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class ProjectClient(APIClient):
     """An API client that knows its project, its raw key, and sends both on every request."""
 

@@ -65,3 +65,20 @@ class SpanFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"step-{n}")
     kind = SpanKind.LLM
     started_at = factory.LazyAttribute(lambda s: s.trace.started_at)
+
+
+class TraceScoreFactory(factory.django.DjangoModelFactory):
+    """A SUCCESS NUMERIC score on a trace of the same project (pass `trace=`; project follows it)."""
+
+    class Meta:
+        model = "evaluations.TraceScore"
+
+    trace = factory.SubFactory(TraceFactory)
+    project = factory.LazyAttribute(lambda s: s.trace.project)
+    name = "accuracy"
+    value = "0.5"
+    numeric_value = factory.LazyAttribute(lambda s: float(s.value) if s.data_type == "NUMERIC" and s.value else None)
+    data_type = "NUMERIC"
+    source = "ANNOTATION"
+    status = "SUCCESS"
+    environment = factory.LazyAttribute(lambda s: s.trace.environment)

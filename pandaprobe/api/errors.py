@@ -4,8 +4,11 @@ Every error is `{"detail": "..."}`; validation errors are 422
 `{"detail": "Validation error", "errors": [{"field": "spans.3.kind", "message": "..."}]}`.
 """
 
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -19,25 +22,31 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+def _printable(value) -> str:
+    # Messages may echo the input ("X is not a valid choice"); a lone surrogate in it would make
+    # the error response itself unencodable.
+    return str(value).encode("utf-8", "replace").decode()
+
+
 def flatten_errors(detail, prefix: str = "") -> list[dict[str, str]]:
     """Turn DRF/Django nested error structures into `[{"field", "message"}]` with dotted paths."""
     if isinstance(detail, dict):
         errors = []
         for key, value in detail.items():
-            name = "" if key in ("non_field_errors", "__all__") else str(key)
+            name = "" if key in ("non_field_errors", "__all__") else _printable(key)
             path = f"{prefix}.{name}" if prefix and name else (name or prefix)
             errors.extend(flatten_errors(value, path))
         return errors
     if isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
-            return [{"field": prefix or "body", "message": str(item)} for item in detail]
+            return [{"field": prefix or "body", "message": _printable(item)} for item in detail]
         errors = []
         for index, item in enumerate(detail):
             if item in ({}, [], None):
                 continue
             errors.extend(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
         return errors
-    return [{"field": prefix or "body", "message": str(detail)}]
+    return [{"field": prefix or "body", "message": _printable(detail)}]
 
 
 def validation_error_response(errors: list[dict[str, str]]) -> Response:
@@ -50,6 +59,34 @@ def _django_validation_detail(exc: DjangoValidationError):
     return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
 
 
+def validate_all(*checks: Callable[[], Any]) -> list[Any]:
+    """Run every check and return their results; if some fail, one 422 lists all their errors
+    (`?limit=0&status=FOO` names both parameters, not only the first)."""
+    results, errors = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except exceptions.ValidationError as exc:
+            errors.extend(flatten_errors(exc.detail))
+        except DjangoValidationError as exc:
+            errors.extend(flatten_errors(_django_validation_detail(exc)))
+    if errors:
+        merged: dict[str, list[str]] = {}
+        for error in errors:
+            merged.setdefault(error["field"], []).append(error["message"])
+        raise exceptions.ValidationError(merged)
+    return results
+
+
+def _not_found_detail(exc: Exception) -> str | None:
+    if isinstance(exc, ObjectDoesNotExist):
+        # A row deleted between the view's lookup and the service's write (`Trace.DoesNotExist`).
+        model = type(exc).__qualname__.split(".")[0]
+        return f"{model} not found" if model != "ObjectDoesNotExist" else None
+    message = str(exc)
+    return message if message and "matches the given query" not in message else None
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return validation_error_response(flatten_errors(_django_validation_detail(exc)))
@@ -57,15 +94,13 @@ def exception_handler(exc, context):
         return validation_error_response(flatten_errors(exc.detail))
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound(
-            str(exc) if str(exc) and "matches the given query" not in str(exc) else None
-        )
+    if isinstance(exc, (Http404, ObjectDoesNotExist)):
+        exc = exceptions.NotFound(_not_found_detail(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"detail": str(response.data["detail"])}
+        response.data = {"detail": _printable(response.data["detail"])}
     return response
 
 

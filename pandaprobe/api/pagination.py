@@ -5,6 +5,8 @@ import functools
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+MAX_OFFSET = 10**9
+
 
 @functools.cache
 def _page_params_serializer(max_limit: int, default_limit: int) -> type[serializers.Serializer]:
@@ -13,7 +15,8 @@ def _page_params_serializer(max_limit: int, default_limit: int) -> type[serializ
         (serializers.Serializer,),
         {
             "limit": serializers.IntegerField(min_value=1, max_value=max_limit, default=default_limit),
-            "offset": serializers.IntegerField(min_value=0, default=0),
+            # Bounded so that OFFSET + LIMIT stays a valid 64-bit integer in every database.
+            "offset": serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0),
         },
     )
 

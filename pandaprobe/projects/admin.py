@@ -24,42 +24,49 @@ def revoke_keys(modeladmin, request, queryset):
     messages.success(request, f"Revoked {queryset.count()} key(s).")
 
 
+class CredentialAdmin(admin.ModelAdmin):
+    """Creating a credential goes through its service, which shows the raw secret once."""
+
+    readonly_fields = ["key_prefix", "last_used_at", "created_at"]
+    list_filter = ["is_active"]
+
+    def issue(self, obj):  # -> (saved credential, raw secret)
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued, raw = self.issue(obj)
+        obj.pk, obj.key_prefix, obj.key_hash = issued.pk, issued.key_prefix, issued.key_hash
+        label = obj._meta.verbose_name
+        messages.warning(request, f"Copy this {label} now; it will not be shown again: {raw}")
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(CredentialAdmin):
     list_display = ["key_prefix", "name", "project", "is_active", "expires_at", "last_used_at", "created_at"]
     list_filter = ["is_active", "project"]
     search_fields = ["name", "key_prefix", "project__name"]
-    readonly_fields = ["key_prefix", "last_used_at", "created_at"]
     fields = ["project", "name", "is_active", "expires_at", "key_prefix", "last_used_at", "created_at"]
     actions = [revoke_keys]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def issue(self, obj):
         issued = services.api_key_create(project=obj.project, name=obj.name, expires_at=obj.expires_at)
-        obj.pk = issued.api_key.pk
-        obj.key_prefix, obj.key_hash = issued.api_key.key_prefix, issued.api_key.key_hash
-        messages.warning(request, f"Copy this API key now; it will not be shown again: {issued.raw_key}")
+        if not obj.is_active:
+            services.api_key_revoke(api_key=issued.api_key)
+        return issued.api_key, issued.raw_key
 
 
 @admin.register(PersonalAccessToken)
-class PersonalAccessTokenAdmin(admin.ModelAdmin):
-    list_display = ["token_prefix", "name", "user", "is_active", "expires_at", "last_used_at"]
-    list_filter = ["is_active"]
-    readonly_fields = ["token_prefix", "last_used_at", "created_at"]
-    fields = ["user", "name", "is_active", "expires_at", "token_prefix", "last_used_at", "created_at"]
+class PersonalAccessTokenAdmin(CredentialAdmin):
+    list_display = ["key_prefix", "name", "user", "is_active", "expires_at", "last_used_at"]
+    fields = ["user", "name", "is_active", "expires_at", "key_prefix", "last_used_at", "created_at"]
     autocomplete_fields = ["user"]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
+    def issue(self, obj):
         issued = services.access_token_create(user=obj.user, name=obj.name, expires_at=obj.expires_at)
-        obj.pk = issued.token.pk
-        messages.warning(
-            request, f"Copy this access token now; it will not be shown again: {issued.raw_token}"
-        )
+        return issued.token, issued.raw_token
 
 
 @admin.register(Membership)

@@ -124,6 +124,10 @@ class SessionProjectAuthentication(SessionAuthentication):
             return None
         user = result[0]
         raw = request.META.get("HTTP_X_PROJECT_ID") or request._request.session.get(SESSION_PROJECT_KEY)
+        if not raw:
+            # Like the pages: a user who never switched works in their first project.
+            first = selectors.projects_for_user(user)[:1]
+            raw = str(first[0].pk) if first else None
         return user, user_project_access(user, _parse_project_id(raw))
 
 

@@ -17,11 +17,10 @@ class Project(models.Model):
         return self.name
 
 
-class ApiKey(models.Model):
-    """A project's API key. Only the SHA-256 of the raw key is stored; the raw key is shown once."""
+class HashedCredential(models.Model):
+    """A secret stored only as its SHA-256, with a short display prefix; the raw value is shown once."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=255, blank=True, default="")
     key_prefix = models.CharField(max_length=16, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -31,11 +30,20 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
-        verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"{self.key_prefix}… ({self.name or 'unnamed'})"
+
+
+class ApiKey(HashedCredential):
+    """A project's API key (`sk_pp_` + 64 hex characters)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+
+    class Meta(HashedCredential.Meta):
+        verbose_name = "API key"
 
 
 class Membership(models.Model):
@@ -57,21 +65,7 @@ class Membership(models.Model):
         return f"{self.user} in {self.project} ({self.role})"
 
 
-class PersonalAccessToken(models.Model):
-    """A user's token for `Authorization: Bearer`; stored as a SHA-256 hash like API keys."""
+class PersonalAccessToken(HashedCredential):
+    """A user's token for `Authorization: Bearer` (`pat_pp_` + 64 hex characters)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens")
-    name = models.CharField(max_length=255, blank=True, default="")
-    token_prefix = models.CharField(max_length=16, editable=False)
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    is_active = models.BooleanField(default=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.token_prefix}… ({self.user})"

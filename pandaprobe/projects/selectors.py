@@ -11,9 +11,7 @@ def api_key_by_raw(raw_key: str) -> ApiKey | None:
 
 
 def access_token_by_raw(raw_token: str) -> PersonalAccessToken | None:
-    return (
-        PersonalAccessToken.objects.select_related("user").filter(token_hash=hash_secret(raw_token)).first()
-    )
+    return PersonalAccessToken.objects.select_related("user").filter(key_hash=hash_secret(raw_token)).first()
 
 
 def is_expired(expires_at) -> bool:

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiKey, Membership, PersonalAccessToken, Project
+from .models import ApiKey, HashedCredential, Membership, PersonalAccessToken, Project
 
 API_KEY_PREFIX = "sk_pp_"
 ACCESS_TOKEN_PREFIX = "pat_pp_"
@@ -17,10 +17,6 @@ DISPLAY_PREFIX_LENGTH = 12
 
 def hash_secret(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _new_secret(prefix: str) -> str:
-    return prefix + secrets.token_hex(32)
 
 
 @dataclass(frozen=True)
@@ -40,16 +36,22 @@ def project_get_or_create(*, name: str, description: str = "") -> Project:
     return project
 
 
+def _issue(model: type[HashedCredential], prefix: str, **fields) -> tuple[HashedCredential, str]:
+    raw = prefix + secrets.token_hex(32)
+    credential = model.objects.create(
+        key_prefix=raw[:DISPLAY_PREFIX_LENGTH], key_hash=hash_secret(raw), **fields
+    )
+    return credential, raw
+
+
+def _mark_used(model: type[HashedCredential], credential_id: str, used_at: datetime) -> None:
+    """Record use; only moves forward, so a late or redelivered message changes nothing."""
+    model.objects.filter(pk=credential_id).exclude(last_used_at__gte=used_at).update(last_used_at=used_at)
+
+
 def api_key_create(*, project: Project, name: str = "", expires_at: datetime | None = None) -> IssuedApiKey:
     """Create a key for `project`; the raw key exists only in the return value."""
-    raw = _new_secret(API_KEY_PREFIX)
-    key = ApiKey.objects.create(
-        project=project,
-        name=name,
-        key_prefix=raw[:DISPLAY_PREFIX_LENGTH],
-        key_hash=hash_secret(raw),
-        expires_at=expires_at,
-    )
+    key, raw = _issue(ApiKey, API_KEY_PREFIX, project=project, name=name, expires_at=expires_at)
     return IssuedApiKey(api_key=key, raw_key=raw)
 
 
@@ -59,26 +61,17 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
 
 
 def api_key_mark_used(*, api_key_id: str, used_at: datetime) -> None:
-    """Record use; only moves forward, so a late or redelivered message changes nothing."""
-    ApiKey.objects.filter(pk=api_key_id).exclude(last_used_at__gte=used_at).update(last_used_at=used_at)
+    _mark_used(ApiKey, api_key_id, used_at)
 
 
 def access_token_create(*, user, name: str = "", expires_at: datetime | None = None) -> IssuedAccessToken:
-    raw = _new_secret(ACCESS_TOKEN_PREFIX)
-    token = PersonalAccessToken.objects.create(
-        user=user,
-        name=name,
-        token_prefix=raw[:DISPLAY_PREFIX_LENGTH],
-        token_hash=hash_secret(raw),
-        expires_at=expires_at,
-    )
+    """Create a personal access token for `user`; the raw token exists only in the return value."""
+    token, raw = _issue(PersonalAccessToken, ACCESS_TOKEN_PREFIX, user=user, name=name, expires_at=expires_at)
     return IssuedAccessToken(token=token, raw_token=raw)
 
 
 def access_token_mark_used(*, token_id: str, used_at: datetime) -> None:
-    PersonalAccessToken.objects.filter(pk=token_id).exclude(last_used_at__gte=used_at).update(
-        last_used_at=used_at
-    )
+    _mark_used(PersonalAccessToken, token_id, used_at)
 
 
 def membership_set(*, user, project: Project, role: str) -> Membership:

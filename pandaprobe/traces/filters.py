@@ -1,6 +1,9 @@
 """Query-string filters for traces and sessions (one place for each rule)."""
 
+from datetime import UTC
+
 import django_filters
+import django_filters.fields
 from django import forms
 from django.db.models import F
 
@@ -16,7 +19,10 @@ class StringListField(forms.Field):
         if value in (None, ""):
             return []
         values = value if isinstance(value, (list, tuple)) else [value]
-        return [str(item) for item in values if str(item).strip()]
+        items = [str(item) for item in values if str(item).strip()]
+        if any("\x00" in item for item in items):
+            raise forms.ValidationError("Null characters are not allowed.")
+        return items
 
 
 class TagsAnyFilter(django_filters.Filter):
@@ -24,6 +30,24 @@ class TagsAnyFilter(django_filters.Filter):
 
     def filter(self, qs, value):
         return qs.filter(tags__any_of=value) if value else qs
+
+
+class InRangeIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time that still exists in UTC (`0001-01-01T00:00+05:00` does not: SQLite's
+    adapter would overflow converting it)."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                parsed.astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError("Datetime value out of range.") from None
+        return parsed
+
+
+class TimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = InRangeIsoDateTimeField
 
 
 SORT_ORDERS = [("asc", "asc"), ("desc", "desc")]
@@ -51,8 +75,8 @@ class TraceFilter(django_filters.FilterSet):
     environment = django_filters.CharFilter()
     tags = TagsAnyFilter()
     name = django_filters.CharFilter(lookup_expr="icontains")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = TimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = TimeFilter(field_name="started_at", lookup_expr="lt")
     sort_by = django_filters.ChoiceFilter(choices=[(k, k) for k in SORT_FIELDS], method="skip")
     sort_order = django_filters.ChoiceFilter(choices=SORT_ORDERS, method="skip")
 
@@ -75,8 +99,8 @@ class SessionTraceFilter(django_filters.FilterSet):
     user_id = django_filters.CharFilter()
     tags = TagsAnyFilter()
     query = django_filters.CharFilter(field_name="session_id", lookup_expr="icontains")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = TimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = TimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Trace

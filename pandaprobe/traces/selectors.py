@@ -6,6 +6,8 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from pandaprobe.api.errors import validate_all
+
 from .filters import SessionGroupParams, SessionTraceFilter, TraceFilter, ordered
 from .models import Span, Trace, TraceStatus
 
@@ -84,6 +86,14 @@ def _with_tags(project, rows: list[dict]) -> list[dict]:
     return rows
 
 
+def session_params_check(params) -> None:
+    """Raise one ValidationError listing every bad session filter or option."""
+    validate_all(
+        lambda: _valid(SessionTraceFilter(params, queryset=Trace.objects.none())),
+        lambda: _valid(SessionGroupParams(params)),
+    )
+
+
 def session_list(*, project, params, limit: int, offset: int) -> dict:
     """Sessions (traces grouped by `session_id`) as a page envelope."""
     traces = _valid(SessionTraceFilter(params, queryset=traces_of(project))).qs
@@ -99,7 +109,9 @@ def session_list(*, project, params, limit: int, offset: int) -> dict:
 
 def session_get(*, project, session_id: str, limit: int, offset: int) -> dict:
     """One session's aggregate with a page of its traces (with spans), oldest first."""
-    row = _session_rows(traces_of(project).filter(session_id=session_id)).first()
+    if "\x00" in session_id:
+        raise Http404("Session not found")  # no stored id holds one, and PostgreSQL refuses it
+    row = next(iter(_session_rows(traces_of(project).filter(session_id=session_id)).order_by()), None)
     if row is None:
         raise Http404("Session not found")
     traces = (

@@ -28,6 +28,8 @@ SPAN_SCALAR_FIELDS = (
 )  # fmt: skip
 SPAN_UPSERT_FIELDS = [*SPAN_SCALAR_FIELDS, "metadata", "total_tokens", "total_cost"]
 TOKEN_PARTS = (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_tokens"), ("input", "output"))
+# The token_usage keys the totals are computed from (validated as whole numbers on the way in).
+TOKEN_COUNT_KEYS = ("total_tokens", *(key for pair in TOKEN_PARTS for key in pair))
 
 
 class TraceNotInProject(Exception):
@@ -56,9 +58,10 @@ def span_total_cost(cost: dict | None) -> float:
     """`total` when given, else the sum of the cost parts."""
     if not cost:
         return 0.0
-    if "total" in cost:
-        return float(cost["total"])
-    return float(sum(value for value in cost.values() if _number(value) is not None))
+    total = _number(cost.get("total"))
+    if total is not None:
+        return total
+    return float(sum(_number(value) or 0.0 for value in cost.values()))
 
 
 def _latency_ms(started_at: datetime | None, ended_at: datetime | None) -> float | None:
@@ -174,10 +177,16 @@ def _dedupe_spans(spans_data: list[dict]) -> list[dict]:
     return [{**data, "span_id": span_id} for span_id, data in by_id.items()]
 
 
+def _lock_existing(trace_id) -> Trace:
+    """Lock the trace row; every writer of a trace's spans takes this lock first, so they queue
+    instead of deadlocking. Raises Trace.DoesNotExist (a 404) if it was deleted meanwhile."""
+    return Trace.objects.select_for_update().get(pk=trace_id)
+
+
 def spans_add(*, trace: Trace, spans_data: list[dict]) -> list[Span]:
     """Upsert spans into an existing trace (`POST /traces/{trace_id}/spans`)."""
     with transaction.atomic():
-        trace = Trace.objects.select_for_update().get(pk=trace.pk)
+        trace = _lock_existing(trace.pk)
         spans = _upsert_spans(trace, _dedupe_spans(spans_data))
         _refresh_totals(trace)
         trace.save(update_fields=["span_count", "total_tokens", "total_cost", "updated_at"])
@@ -188,7 +197,7 @@ def trace_update(*, trace: Trace, data: dict) -> Trace:
     """Partial update (`PATCH /traces/{trace_id}`): sent non-null fields overwrite, metadata merges,
     tags are replaced."""
     with transaction.atomic():
-        trace = Trace.objects.select_for_update().get(pk=trace.pk)
+        trace = _lock_existing(trace.pk)
         tags = data.get("tags")
         _merge_trace(trace, {k: v for k, v in data.items() if k != "tags"})
         if tags is not None:
@@ -200,10 +209,10 @@ def trace_update(*, trace: Trace, data: dict) -> Trace:
 def span_update(*, span: Span, data: dict) -> Span:
     """Partial update of one span (`PATCH /traces/{trace_id}/spans/{span_id}`)."""
     with transaction.atomic():
-        span = Span.objects.select_for_update().get(pk=span.pk)
+        trace = _lock_existing(span.trace_id)
+        span = Span.objects.get(pk=span.pk)
         _merge_span(span, data)
         span.save()
-        trace = Trace.objects.select_for_update().get(pk=span.trace_id)
         _refresh_totals(trace)
         trace.save(update_fields=["span_count", "total_tokens", "total_cost", "updated_at"])
     return span
@@ -220,6 +229,9 @@ def traces_delete(*, project: Project, trace_ids: list) -> int:
 
 
 def session_delete(*, project: Project, session_id: str) -> int:
+    """Delete every trace of the session; returns how many went (0 for an unknown session)."""
+    if "\x00" in session_id:
+        return 0  # no stored id holds one, and PostgreSQL refuses it in a query
     _, per_model = Trace.objects.filter(project=project, session_id=session_id).delete()
     return per_model.get(Trace._meta.label, 0)
 
@@ -228,7 +240,10 @@ def traces_retag(*, project: Project, trace_ids: list, add_tags: list[str], remo
     """Add then remove tags on the project's traces among `trace_ids`; returns how many matched."""
     removed = set(remove_tags)
     with transaction.atomic():
-        traces = list(Trace.objects.select_for_update().filter(project=project, pk__in=trace_ids))
+        # Locked in key order, so two overlapping batches cannot deadlock.
+        traces = list(
+            Trace.objects.select_for_update().filter(project=project, pk__in=trace_ids).order_by("pk")
+        )
         for trace in traces:
             trace.tags = [tag for tag in _union(trace.tags or [], add_tags) if tag not in removed]
         Trace.objects.bulk_update(traces, ["tags"])

@@ -6,56 +6,84 @@ the ingestion service applies defaults only when it creates a row.
 
 from rest_framework import serializers
 
+from pandaprobe.api.fields import SafeDictField, SafeJSONField, StrictCharField, StrictUUIDField
+
 from ..models import Span, SpanKind, SpanStatus, Trace, TraceStatus
+from ..services import TOKEN_COUNT_KEYS
 
 MAX_SPANS_PER_BODY = 500
+# Bounds that keep per-trace sums inside a BIGINT and a finite float, however many spans a trace has.
+MAX_TOKEN_COUNT = 10**12
+MAX_COST = 1e9
 
 
-class FiniteFloatField(serializers.FloatField):
+def _optional_text(max_length: int | None = None) -> StrictCharField:
+    return StrictCharField(max_length=max_length, required=False, allow_null=True, allow_blank=True)
+
+
+def _optional_json() -> SafeJSONField:
+    return SafeJSONField(required=False, allow_null=True)
+
+
+def _optional_dict() -> SafeDictField:
+    return SafeDictField(required=False, allow_null=True)
+
+
+def _name(**kwargs) -> StrictCharField:
+    return StrictCharField(max_length=512, min_length=1, **kwargs)
+
+
+class TokenUsageField(SafeDictField):
+    """Free-form usage, except that the counts the totals are made of must be whole numbers."""
+
     def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise serializers.ValidationError("A finite number is required.")
-        return value
+        usage = super().to_internal_value(data)
+        errors = {
+            key: [f"Must be a whole number from 0 to {MAX_TOKEN_COUNT}."]
+            for key in TOKEN_COUNT_KEYS
+            if key in usage and usage[key] is not None and not _is_token_count(usage[key])
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return usage
 
 
-def _optional_text(max_length: int) -> serializers.CharField:
-    return serializers.CharField(max_length=max_length, required=False, allow_null=True, allow_blank=True)
+def _is_token_count(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return float(value).is_integer() and 0 <= value <= MAX_TOKEN_COUNT
 
 
-def _optional_json() -> serializers.JSONField:
-    return serializers.JSONField(required=False, allow_null=True)
-
-
-def _optional_dict() -> serializers.DictField:
-    return serializers.DictField(required=False, allow_null=True)
+def _cost_field() -> SafeDictField:
+    amount = serializers.FloatField(min_value=0, max_value=MAX_COST)
+    return SafeDictField(child=amount, required=False, allow_null=True)
 
 
 class SpanUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=512, min_length=1, required=False, allow_null=True)
+    name = _name(required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=SpanKind.choices, required=False, allow_null=True)
     status = serializers.ChoiceField(choices=SpanStatus.choices, required=False, allow_null=True)
     input = _optional_json()
     output = _optional_json()
     model = _optional_text(255)
-    token_usage = _optional_dict()
+    token_usage = TokenUsageField(required=False, allow_null=True)
     metadata = _optional_dict()
     ended_at = serializers.DateTimeField(required=False, allow_null=True)
-    error = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    error = _optional_text()
     completion_start_time = serializers.DateTimeField(required=False, allow_null=True)
     model_parameters = _optional_dict()
-    cost = serializers.DictField(child=FiniteFloatField(), required=False, allow_null=True)
+    cost = _cost_field()
 
 
 class SpanCreateSerializer(SpanUpdateSerializer):
-    span_id = serializers.UUIDField(required=False)
-    parent_span_id = serializers.UUIDField(required=False, allow_null=True)
-    name = serializers.CharField(max_length=512, min_length=1)
+    span_id = StrictUUIDField(required=False)
+    parent_span_id = StrictUUIDField(required=False, allow_null=True)
+    name = _name()
     started_at = serializers.DateTimeField()
 
 
 class TraceUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=512, min_length=1, required=False, allow_null=True)
+    name = _name(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=TraceStatus.choices, required=False, allow_null=True)
     input = _optional_json()
     output = _optional_json()
@@ -63,14 +91,14 @@ class TraceUpdateSerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(required=False, allow_null=True)
     session_id = _optional_text(255)
     user_id = _optional_text(255)
-    tags = serializers.ListField(child=serializers.CharField(max_length=255), required=False, allow_null=True)
+    tags = serializers.ListField(child=StrictCharField(max_length=255), required=False, allow_null=True)
     environment = _optional_text(255)
     release = _optional_text(255)
 
 
 class TraceCreateSerializer(TraceUpdateSerializer):
-    trace_id = serializers.UUIDField(required=False)
-    name = serializers.CharField(max_length=512, min_length=1)
+    trace_id = StrictUUIDField(required=False)
+    name = _name()
     started_at = serializers.DateTimeField()
     spans = serializers.ListField(child=SpanCreateSerializer(), required=False, max_length=MAX_SPANS_PER_BODY)
 
@@ -141,16 +169,12 @@ class TraceResponseSerializer(serializers.ModelSerializer):
 
 
 class TraceIdsSerializer(serializers.Serializer):
-    trace_ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=500)
+    trace_ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=500)
 
 
 class BatchTagsSerializer(TraceIdsSerializer):
-    add_tags = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
-    )
-    remove_tags = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False, default=list
-    )
+    add_tags = serializers.ListField(child=StrictCharField(max_length=255), required=False, default=list)
+    remove_tags = serializers.ListField(child=StrictCharField(max_length=255), required=False, default=list)
 
 
 class DeletedSerializer(serializers.Serializer):

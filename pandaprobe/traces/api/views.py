@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pandaprobe.api.errors import validate_all
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 
 from .. import selectors, services
@@ -61,8 +62,10 @@ class TraceCollectionView(APIView):
         tags=["traces"],
     )
     def get(self, request):
-        limit, offset = page_params(request.query_params)
-        traces = selectors.trace_list(project=request.auth.project, params=request.query_params)
+        (limit, offset), traces = validate_all(
+            lambda: page_params(request.query_params),
+            lambda: selectors.trace_list(project=request.auth.project, params=request.query_params),
+        )
         page = paginate(traces, limit=limit, offset=offset)
         page["items"] = s.TraceListItemSerializer(page["items"], many=True).data
         return Response(page)
@@ -126,7 +129,7 @@ class TraceBatchDeleteView(APIView):
     @extend_schema(
         operation_id="batch_delete_traces",
         request=s.TraceIdsSerializer,
-        responses=s.DeletedSerializer,
+        responses={200: s.DeletedSerializer},
         tags=["traces"],
     )
     def post(self, request):
@@ -139,7 +142,7 @@ class TraceBatchTagsView(APIView):
     @extend_schema(
         operation_id="batch_tags_traces",
         request=s.BatchTagsSerializer,
-        responses=s.UpdatedSerializer,
+        responses={200: s.UpdatedSerializer},
         tags=["traces"],
     )
     def post(self, request):
@@ -166,7 +169,10 @@ class SessionCollectionView(APIView):
         tags=["sessions"],
     )
     def get(self, request):
-        limit, offset = page_params(request.query_params)
+        (limit, offset), _ = validate_all(
+            lambda: page_params(request.query_params),
+            lambda: selectors.session_params_check(request.query_params),
+        )
         page = selectors.session_list(
             project=request.auth.project, params=request.query_params, limit=limit, offset=offset
         )
@@ -191,7 +197,7 @@ class SessionDetailView(APIView):
         )
         return Response(s.SessionDetailSerializer(session).data)
 
-    @extend_schema(operation_id="delete_session", responses=s.DeletedSerializer, tags=["sessions"])
+    @extend_schema(operation_id="delete_session", responses={200: s.DeletedSerializer}, tags=["sessions"])
     def delete(self, request, session_id):
         deleted = services.session_delete(project=request.auth.project, session_id=session_id)
         if not deleted:

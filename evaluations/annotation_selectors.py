@@ -1,0 +1,182 @@
+"""Reads for the annotation pages and score configs: the trace explorer, the trace page (span
+tree, scores, their history) and the project's score configs. Every query starts from a project."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet, prefetch_related_objects
+from django.shortcuts import get_object_or_404
+
+from pandaprobe.traces.models import Span, Trace
+from pandaprobe.traces.selectors import trace_get, trace_list
+
+from .annotation_filters import ScoreConfigFilter, TraceScorePresenceFilter
+from .models import ScoreConfig, ScoreEvent, TraceScore
+from .selectors import _valid, latest_scores_for_trace
+
+# A list row never shows a trace's payloads, which can be large.
+LIST_DEFERRED = ("input", "output", "metadata")
+
+# --- score configs -------------------------------------------------------------------------------
+
+
+def score_configs_of(project) -> QuerySet:
+    return ScoreConfig.objects.filter(project=project)
+
+
+def score_config_get(*, project, config_id) -> ScoreConfig:
+    """One config of the project (404 otherwise)."""
+    return get_object_or_404(score_configs_of(project), pk=config_id)
+
+
+def score_config_list(*, project, params) -> QuerySet:
+    """The project's configs filtered by query parameters (422 on a bad one), by name."""
+    return _valid(ScoreConfigFilter(params, queryset=score_configs_of(project))).qs.order_by("name", "id")
+
+
+def active_score_configs(*, project) -> list[ScoreConfig]:
+    """The configs a reviewer may score with (archived ones are hidden)."""
+    return list(score_configs_of(project).filter(is_archived=False).order_by("name"))
+
+
+def score_config_for_input(*, project, config_id) -> ScoreConfig | None:
+    """The config a score names by id, or None; another project's id is a 422 naming config_id."""
+    if config_id is None:
+        return None
+    config = score_configs_of(project).filter(pk=config_id).first()
+    if config is None:
+        raise ValidationError({"config_id": "no such score config in this project"})
+    return config
+
+
+# --- trace explorer ------------------------------------------------------------------------------
+
+
+def explorer_traces(*, project, params) -> QuerySet:
+    """`trace_list`'s filters and sort, plus "has score X" / "missing score X" (422 on a bad one)."""
+    traces = trace_list(project=project, params=params).defer(*LIST_DEFERRED)
+    return _valid(TraceScorePresenceFilter(params, queryset=traces)).qs
+
+
+# --- trace page ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SpanNode:
+    """A span placed in the tree, with what the template needs to nest and draw it."""
+
+    span: Span
+    depth: int
+    has_children: bool = False
+    closers: range = field(default_factory=lambda: range(0))  # levels that end after this leaf
+    offset_pct: float = 0.0
+    width_pct: float = 0.0
+    duration_ms: float | None = None
+
+
+@dataclass
+class TracePage:
+    trace: Trace
+    spans: list[SpanNode]
+    scores: list[TraceScore]
+    history: dict[str, list[ScoreEvent]]
+
+
+def _children_by_parent(spans: list[Span]) -> tuple[list[Span], dict]:
+    """Roots (no parent, or a parent not in this trace) and each span's children, by start time."""
+    ids = {span.span_id for span in spans}
+    children: dict = defaultdict(list)
+    roots = []
+    for span in sorted(spans, key=lambda s: (s.started_at is None, s.started_at or datetime.min, s.pk)):
+        if (
+            span.parent_span_id is not None
+            and span.parent_span_id in ids
+            and span.parent_span_id != span.span_id
+        ):
+            children[span.parent_span_id].append(span)
+        else:
+            roots.append(span)
+    return roots, children
+
+
+def _depth_first(spans: list[Span]) -> list[SpanNode]:
+    """Spans in display order with depths; iterative, so a deep chain cannot overflow the stack.
+
+    A parent cycle (bad data) would hide its spans: they are shown as roots instead.
+    """
+    roots, children = _children_by_parent(spans)
+    nodes, seen = [], set()
+    pending = [(span, 0) for span in reversed(roots)]
+    while pending or len(seen) < len(spans):
+        if not pending:
+            orphan = next(s for s in spans if s.span_id not in seen)
+            pending.append((orphan, 0))
+        span, depth = pending.pop()
+        if span.span_id in seen:
+            continue
+        seen.add(span.span_id)
+        kids = [kid for kid in children.get(span.span_id, []) if kid.span_id not in seen]
+        nodes.append(SpanNode(span=span, depth=depth, has_children=bool(kids)))
+        pending.extend((kid, depth + 1) for kid in reversed(kids))
+    return nodes
+
+
+def _close_levels(nodes: list[SpanNode]) -> None:
+    """How many open <ul> levels end after each leaf (the next node is shallower)."""
+    for index, node in enumerate(nodes):
+        if not node.has_children:
+            next_depth = nodes[index + 1].depth if index + 1 < len(nodes) else 0
+            node.closers = range(max(node.depth - next_depth, 0))
+
+
+def _place_on_timeline(trace: Trace, nodes: list[SpanNode]) -> None:
+    """Each span's bar, relative to the whole trace (its own start/end, widened by its spans)."""
+    starts = [n.span.started_at for n in nodes if n.span.started_at] + [trace.started_at]
+    ends = [n.span.ended_at for n in nodes if n.span.ended_at] + [trace.ended_at or trace.started_at]
+    begin, end = min(starts), max(ends + starts)  # a span still running ends no earlier than it began
+    total = max((end - begin).total_seconds(), 1e-6)
+    for node in nodes:
+        start, stop = node.span.started_at, node.span.ended_at
+        if start is None:
+            continue
+        node.offset_pct = round((start - begin).total_seconds() / total * 100, 2)
+        if stop is not None and stop >= start:
+            node.duration_ms = (stop - start).total_seconds() * 1000
+            node.width_pct = round(max((stop - start).total_seconds() / total * 100, 0.3), 2)
+        else:
+            node.width_pct = 0.3
+        node.width_pct = min(node.width_pct, max(100 - node.offset_pct, 0.3))
+
+
+def span_tree(trace: Trace) -> list[SpanNode]:
+    """The trace's spans as a depth-first list for a nested tree, from the prefetched spans."""
+    nodes = _depth_first(list(trace.spans.all()))
+    _close_levels(nodes)
+    _place_on_timeline(trace, nodes)
+    return nodes
+
+
+def trace_score_events(*, project, trace_id) -> dict[str, list[ScoreEvent]]:
+    """The edit history of every score of a trace (deleted ones too), by name, oldest first."""
+    events = ScoreEvent.objects.filter(
+        project=project, target=ScoreEvent.Target.TRACE, trace_id=trace_id
+    ).order_by("created_at", "id")
+    by_name: dict[str, list[ScoreEvent]] = defaultdict(list)
+    for event in events:
+        by_name[event.score_name].append(event)
+    return dict(by_name)
+
+
+def trace_page(*, project, trace_id) -> TracePage:
+    """Everything the trace page shows, in a constant number of queries (404 outside the project)."""
+    trace = trace_get(project=project, trace_id=trace_id)
+    scores = latest_scores_for_trace(project=project, trace_id=trace.pk)
+    prefetch_related_objects(scores, "author")
+    return TracePage(
+        trace=trace,
+        spans=span_tree(trace),
+        scores=scores,
+        history=trace_score_events(project=project, trace_id=trace.pk),
+    )

@@ -1,0 +1,130 @@
+"""Score-config endpoints: any member reads, admins (and API keys) write."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+from pandaprobe.projects.authentication import HasProjectAccess, IsProjectAdmin
+
+from .. import annotation_selectors as selectors
+from ..models import ScoreDataType
+from ..services import configs as services
+
+TAGS = ["score-configs"]
+
+
+class ScoreConfigResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    project_id = serializers.UUIDField()
+    name = serializers.CharField()
+    data_type = serializers.ChoiceField(choices=ScoreDataType.choices)
+    min_value = serializers.FloatField(allow_null=True)
+    max_value = serializers.FloatField(allow_null=True)
+    categories = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField(allow_blank=True)
+    is_archived = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class CreateScoreConfigRequestSerializer(serializers.Serializer):
+    """Shape only; the rules (range, labels per data type) are the service's, shared with admin."""
+
+    name = serializers.CharField(max_length=255)
+    data_type = serializers.ChoiceField(choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
+    min_value = serializers.FloatField(required=False, allow_null=True)
+    max_value = serializers.FloatField(required=False, allow_null=True)
+    categories = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class UpdateScoreConfigRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255, required=False)
+    min_value = serializers.FloatField(required=False, allow_null=True)
+    max_value = serializers.FloatField(required=False, allow_null=True)
+    categories = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    is_archived = serializers.BooleanField(required=False)
+
+    def to_internal_value(self, data):
+        # A config's type is fixed: say so rather than silently ignoring it.
+        if isinstance(data, dict) and "data_type" in data:
+            raise serializers.ValidationError({"data_type": "cannot be changed; create a new config"})
+        return super().to_internal_value(data)
+
+
+ScoreConfigPage = envelope_schema(ScoreConfigResponseSerializer, "PaginatedScoreConfigResponse")
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class AdminWrites(APIView):
+    """Reads for every member; writes for project admins (an API key acts as admin)."""
+
+    def get_permissions(self):
+        permission = HasProjectAccess if self.request.method in SAFE_METHODS else IsProjectAdmin
+        return [permission()]
+
+
+class ScoreConfigCollectionView(AdminWrites):
+    @extend_schema(
+        operation_id="list_score_configs",
+        parameters=[
+            OpenApiParameter("name", str, description="Substring of the name (case-insensitive)"),
+            OpenApiParameter("data_type", str, enum=ScoreDataType.values),
+            OpenApiParameter("is_archived", bool),
+            OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
+            OpenApiParameter("offset", int, description="Items to skip (default 0)"),
+        ],
+        responses=ScoreConfigPage,
+        tags=TAGS,
+    )
+    def get(self, request):
+        limit, offset = page_params(request.query_params)
+        configs = selectors.score_config_list(project=request.auth.project, params=request.query_params)
+        page = paginate(configs, limit=limit, offset=offset)
+        page["items"] = ScoreConfigResponseSerializer(page["items"], many=True).data
+        return Response(page)
+
+    @extend_schema(
+        operation_id="create_score_config",
+        request=CreateScoreConfigRequestSerializer,
+        responses={201: ScoreConfigResponseSerializer},
+        tags=TAGS,
+    )
+    def post(self, request):
+        data = _validated(CreateScoreConfigRequestSerializer, request.data)
+        config = services.score_config_create(access=request.auth, **data)
+        return Response(ScoreConfigResponseSerializer(config).data, status=status.HTTP_201_CREATED)
+
+
+class ScoreConfigDetailView(AdminWrites):
+    @extend_schema(operation_id="get_score_config", responses=ScoreConfigResponseSerializer, tags=TAGS)
+    def get(self, request, config_id):
+        config = selectors.score_config_get(project=request.auth.project, config_id=config_id)
+        return Response(ScoreConfigResponseSerializer(config).data)
+
+    @extend_schema(
+        operation_id="update_score_config",
+        request=UpdateScoreConfigRequestSerializer,
+        responses=ScoreConfigResponseSerializer,
+        tags=TAGS,
+    )
+    def patch(self, request, config_id):
+        config = selectors.score_config_get(project=request.auth.project, config_id=config_id)
+        changes = _validated(UpdateScoreConfigRequestSerializer, request.data)
+        config = services.score_config_update(access=request.auth, config=config, changes=changes)
+        return Response(ScoreConfigResponseSerializer(config).data)
+
+    @extend_schema(operation_id="delete_score_config", responses={204: None}, tags=TAGS)
+    def delete(self, request, config_id):
+        config = selectors.score_config_get(project=request.auth.project, config_id=config_id)
+        services.score_config_delete(access=request.auth, config=config)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,108 @@
+"""Request and response shapes of the trace-score API, field for field as the reference document."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
+
+# AUTOMATED belongs to the LLM judge; API callers are humans or their code.
+CALLER_SOURCES = [ScoreSource.ANNOTATION, ScoreSource.PROGRAMMATIC]
+
+
+class ScoreValueField(serializers.CharField):
+    """A score value as a string; JSON numbers and booleans are taken as their text."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            data = "true" if data else "false"
+        return super().to_internal_value(data)
+
+
+class CreateTraceScoreRequestSerializer(serializers.Serializer):
+    trace_id = serializers.UUIDField(help_text="Trace UUID to attach the score to.")
+    name = serializers.CharField(max_length=255, help_text="Metric/score name.")
+    value = ScoreValueField(help_text="NUMERIC: '0.85', BOOLEAN: 'true', CATEGORICAL: 'PASS'.")
+    data_type = serializers.ChoiceField(choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
+    source = serializers.ChoiceField(choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
+    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    metadata = serializers.DictField(required=False, allow_null=True)
+    config_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="A score config to check against."
+    )
+
+    def validate_source(self, value: str) -> str:
+        if value not in CALLER_SOURCES:
+            raise serializers.ValidationError(
+                "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."
+            )
+        return value
+
+
+class UpdateTraceScoreRequestSerializer(serializers.Serializer):
+    value = ScoreValueField(required=False, allow_null=True, help_text="New value; null leaves it unchanged.")
+    reason = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text="null clears it."
+    )
+    metadata = serializers.DictField(
+        required=False, allow_null=True, help_text="Replaces the metadata; null leaves it unchanged."
+    )
+
+
+class TraceScoreResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    trace_id = serializers.UUIDField()
+    name = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=ScoreStatus.choices)
+    source = serializers.ChoiceField(choices=ScoreSource.choices)
+    created_at = serializers.DateTimeField()
+    project_id = serializers.UUIDField()
+    data_type = serializers.ChoiceField(choices=ScoreDataType.choices)
+    eval_run_id = serializers.UUIDField(allow_null=True)
+    author_user_id = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    environment = serializers.CharField(allow_null=True)
+    config_id = serializers.CharField(allow_null=True)
+    metadata = serializers.DictField()
+    updated_at = serializers.DateTimeField()
+
+
+class ScoreActorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["user", "api_key", "system"])
+    id = serializers.CharField(allow_null=True)
+    label = serializers.CharField()
+
+
+def event_actor(event: ScoreEvent) -> dict:
+    """Who made a change; a deleted user or key keeps its label but loses its id."""
+    if event.actor_user_id is not None:
+        return {"type": "user", "id": str(event.actor_user_id), "label": event.actor_label}
+    if event.actor_api_key_id is not None or event.actor_label.startswith("api-key:"):
+        key_id = str(event.actor_api_key_id) if event.actor_api_key_id is not None else None
+        return {"type": "api_key", "id": key_id, "label": event.actor_label}
+    actor_type = "system" if event.actor_label == "system" else "user"
+    return {"type": actor_type, "id": None, "label": event.actor_label}
+
+
+class ScoreEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    score_id = serializers.UUIDField()
+    score_name = serializers.CharField()
+    trace_id = serializers.UUIDField(allow_null=True)
+    action = serializers.ChoiceField(choices=ScoreEvent.Action.choices)
+    actor = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    old_value = serializers.CharField(allow_null=True)
+    new_value = serializers.CharField(allow_null=True)
+    old_reason = serializers.CharField(allow_null=True)
+    new_reason = serializers.CharField(allow_null=True)
+    old_source = serializers.CharField(allow_null=True)
+    new_source = serializers.CharField(allow_null=True)
+    old_status = serializers.CharField(allow_null=True)
+    new_status = serializers.CharField(allow_null=True)
+    old_metadata = serializers.JSONField(allow_null=True)
+    new_metadata = serializers.JSONField(allow_null=True)
+
+    @extend_schema_field(ScoreActorSerializer)
+    def get_actor(self, event: ScoreEvent) -> dict:
+        return event_actor(event)

@@ -1,0 +1,158 @@
+"""Session-score endpoints, by the same rules as trace scores (same services underneath)."""
+
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+
+from .. import annotation_selectors, session_selectors
+from ..models import ScoreDataType, ScoreSource, ScoreStatus
+from ..services import session_scores as services
+from .serializers import CALLER_SOURCES, ScoreValueField, UpdateTraceScoreRequestSerializer
+
+TAGS = ["session-scores"]
+
+
+class CreateSessionScoreRequestSerializer(serializers.Serializer):
+    session_id = serializers.CharField(max_length=255, help_text="Session to attach the score to.")
+    name = serializers.CharField(max_length=255, help_text="Metric/score name.")
+    value = ScoreValueField(help_text="NUMERIC: '0.85', BOOLEAN: 'true', CATEGORICAL: 'PASS'.")
+    data_type = serializers.ChoiceField(
+        choices=ScoreDataType.choices, required=False, help_text="Default: the config's, else NUMERIC."
+    )
+    source = serializers.ChoiceField(choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
+    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    metadata = serializers.DictField(required=False, allow_null=True)
+    config_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="A score config to check against."
+    )
+
+    def validate_source(self, value: str) -> str:
+        if value not in CALLER_SOURCES:
+            raise serializers.ValidationError(
+                "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."
+            )
+        return value
+
+
+class UpdateSessionScoreRequestSerializer(UpdateTraceScoreRequestSerializer):
+    """Same editable fields as a trace score: value, reason, metadata."""
+
+
+class SessionScoreResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    session_id = serializers.CharField()
+    project_id = serializers.UUIDField()
+    name = serializers.CharField()
+    data_type = serializers.ChoiceField(choices=ScoreDataType.choices)
+    value = serializers.CharField(allow_null=True)
+    source = serializers.ChoiceField(choices=ScoreSource.choices)
+    status = serializers.ChoiceField(choices=ScoreStatus.choices)
+    eval_run_id = serializers.UUIDField(allow_null=True)
+    author_user_id = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    metadata = serializers.DictField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+SessionScorePage = envelope_schema(SessionScoreResponseSerializer, "PaginatedSessionScoreResponse")
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _score_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise serializers.ValidationError({"score_id": "must be a score UUID"}) from None
+
+
+class SessionScoreCollectionView(APIView):
+    @extend_schema(
+        operation_id="create_session_score",
+        request=CreateSessionScoreRequestSerializer,
+        responses={201: SessionScoreResponseSerializer},
+        tags=TAGS,
+    )
+    def post(self, request):
+        data = _validated(CreateSessionScoreRequestSerializer, request.data)
+        config = annotation_selectors.score_config_for_input(
+            project=request.auth.project, config_id=data.pop("config_id", None)
+        )
+        data.setdefault("data_type", config.data_type if config else ScoreDataType.NUMERIC)
+        score = services.session_score_create(access=request.auth, config=config, **data)
+        return Response(SessionScoreResponseSerializer(score).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="list_session_scores",
+        parameters=[
+            OpenApiParameter("session_id", str, description="Filter by session ID"),
+            OpenApiParameter("name", str, description="Filter by metric name"),
+            OpenApiParameter("source", str, enum=ScoreSource.values),
+            OpenApiParameter("status", str, enum=ScoreStatus.values),
+            OpenApiParameter("eval_run_id", OpenApiTypes.UUID),
+            OpenApiParameter("date_from", OpenApiTypes.DATETIME, description="Created on or after"),
+            OpenApiParameter("date_to", OpenApiTypes.DATETIME, description="Created before (exclusive)"),
+            OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
+            OpenApiParameter("offset", int, description="Items to skip (default 0)"),
+        ],
+        responses=SessionScorePage,
+        tags=TAGS,
+    )
+    def get(self, request):
+        limit, offset = page_params(request.query_params)
+        scores = session_selectors.session_scores_list(
+            project=request.auth.project, params=request.query_params
+        )
+        page = paginate(scores, limit=limit, offset=offset)
+        page["items"] = SessionScoreResponseSerializer(page["items"], many=True).data
+        return Response(page)
+
+
+class SessionScoreDetailView(APIView):
+    """GET takes a SESSION id (all its scores); PATCH and DELETE on the same URL take a SCORE id,
+    as in the reference API."""
+
+    @extend_schema(
+        operation_id="get_scores_for_session",
+        description="Every score of the session, newest first (404 when the project has no such session).",
+        responses=SessionScoreResponseSerializer(many=True),
+        tags=TAGS,
+    )
+    def get(self, request, session_id):
+        scores = session_selectors.session_scores_for_session(
+            project=request.auth.project, session_id=session_id
+        )
+        return Response(SessionScoreResponseSerializer(scores, many=True).data)
+
+    @extend_schema(
+        operation_id="update_session_score",
+        request=UpdateSessionScoreRequestSerializer,
+        responses=SessionScoreResponseSerializer,
+        tags=TAGS,
+    )
+    def patch(self, request, session_id):
+        score = session_selectors.session_score_get(
+            project=request.auth.project, score_id=_score_id(session_id)
+        )
+        changes = _validated(UpdateSessionScoreRequestSerializer, request.data)
+        score = services.session_score_update(access=request.auth, score=score, changes=changes)
+        return Response(SessionScoreResponseSerializer(score).data)
+
+    @extend_schema(operation_id="delete_session_score", responses={204: None}, tags=TAGS)
+    def delete(self, request, session_id):
+        score = session_selectors.session_score_get(
+            project=request.auth.project, score_id=_score_id(session_id)
+        )
+        services.session_score_delete(access=request.auth, score=score)
+        return Response(status=status.HTTP_204_NO_CONTENT)

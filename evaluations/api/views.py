@@ -1,0 +1,159 @@
+"""Trace-score endpoints: parse, call one service or selector, shape the output."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+from pandaprobe.projects.models import Membership
+
+from .. import selectors
+from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
+from ..services import scores as services
+from . import serializers as s
+from .export import CONTENT_TYPES, export_chunks
+
+TraceScorePage = envelope_schema(s.TraceScoreResponseSerializer, "PaginatedTraceScoreResponse")
+FILTER_PARAMETERS = [
+    OpenApiParameter("trace_id", OpenApiTypes.UUID, description="Filter by trace UUID"),
+    OpenApiParameter("name", str, description="Filter by metric name (exact match)"),
+    OpenApiParameter("source", str, enum=ScoreSource.values),
+    OpenApiParameter("status", str, enum=ScoreStatus.values),
+    OpenApiParameter("data_type", str, enum=ScoreDataType.values),
+    OpenApiParameter("eval_run_id", OpenApiTypes.UUID, description="Filter by eval run UUID"),
+    OpenApiParameter("environment", str, description="Filter by trace environment (exact match)"),
+    OpenApiParameter("date_from", OpenApiTypes.DATETIME, description="Scores created on or after"),
+    OpenApiParameter("date_to", OpenApiTypes.DATETIME, description="Scores created before (exclusive)"),
+]
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
+    OpenApiParameter("offset", int, description="Items to skip (default 0)"),
+]
+TAGS = ["trace-scores"]
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class TraceScoreCollectionView(APIView):
+    @extend_schema(
+        operation_id="create_trace_score",
+        request=s.CreateTraceScoreRequestSerializer,
+        responses={201: s.TraceScoreResponseSerializer},
+        tags=TAGS,
+    )
+    def post(self, request):
+        data = dict(_validated(s.CreateTraceScoreRequestSerializer, request.data))
+        project = request.auth.project
+        data["config"] = selectors.score_config_for_score(
+            project=project, config_id=data.pop("config_id", None)
+        )
+        score = services.trace_score_create(access=request.auth, **data)
+        return Response(s.TraceScoreResponseSerializer(score).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="list_trace_scores",
+        parameters=[*FILTER_PARAMETERS, *PAGE_PARAMETERS],
+        responses=TraceScorePage,
+        tags=TAGS,
+    )
+    def get(self, request):
+        limit, offset = page_params(request.query_params)
+        scores = selectors.trace_scores_list(project=request.auth.project, params=request.query_params)
+        page = paginate(scores, limit=limit, offset=offset)
+        page["items"] = s.TraceScoreResponseSerializer(page["items"], many=True).data
+        return Response(page)
+
+
+class TraceScoreExportView(APIView):
+    @extend_schema(
+        operation_id="export_trace_scores",
+        parameters=[
+            OpenApiParameter("format", str, enum=["csv", "jsonl"], required=True),
+            *FILTER_PARAMETERS,
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per score"),
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One object a line"),
+        },
+        tags=TAGS,
+    )
+    def get(self, request):
+        fmt = request.query_params.get("format")
+        rows = selectors.trace_scores_export(project=request.auth.project, params=request.query_params)
+        response = StreamingHttpResponse(export_chunks(rows, fmt), content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="trace-scores.{fmt}"'
+        return response
+
+    def perform_content_negotiation(self, request, force=False):
+        # The file is not a DRF rendering; errors stay JSON whatever the client accepts.
+        return super().perform_content_negotiation(request, force=True)
+
+
+class TraceScoreDetailView(APIView):
+    """PATCH and DELETE of one score, by score id (reached through `TraceScoresForTraceView`)."""
+
+    @extend_schema(
+        operation_id="update_trace_score",
+        request=s.UpdateTraceScoreRequestSerializer,
+        responses=s.TraceScoreResponseSerializer,
+        tags=TAGS,
+    )
+    def patch(self, request, score_id):
+        score = selectors.trace_score_get(project=request.auth.project, score_id=score_id)
+        changes = _validated(s.UpdateTraceScoreRequestSerializer, request.data)
+        score = services.trace_score_update(access=request.auth, score=score, changes=changes)
+        return Response(s.TraceScoreResponseSerializer(score).data)
+
+    @extend_schema(operation_id="delete_trace_score", responses={204: None}, tags=TAGS)
+    def delete(self, request, score_id):
+        score = selectors.trace_score_get(project=request.auth.project, score_id=score_id)
+        services.trace_score_delete(access=request.auth, score=score)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+score_detail_view = TraceScoreDetailView.as_view()
+
+
+class TraceScoresForTraceView(APIView):
+    """GET /trace-scores/{id} takes a TRACE id, while PATCH and DELETE on the same URL take a SCORE
+    id (the reference API's route clash): those two methods are handed to `TraceScoreDetailView`."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in ("PATCH", "DELETE"):
+            return score_detail_view(request, score_id=kwargs["trace_id"])
+        return super().dispatch(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="get_scores_for_trace",
+        description="The latest score of each name on the trace (newest created_at; ties: higher id).",
+        responses=s.TraceScoreResponseSerializer(many=True),
+        tags=TAGS,
+    )
+    def get(self, request, trace_id):
+        scores = selectors.trace_scores_overview(project=request.auth.project, trace_id=trace_id)
+        return Response(s.TraceScoreResponseSerializer(scores, many=True).data)
+
+
+class TraceScoreHistoryView(APIView):
+    @extend_schema(
+        operation_id="get_trace_score_history",
+        description="Every create, edit and delete of the score, oldest first. A deleted score's "
+        "history is readable by project admins and API keys only.",
+        responses=s.ScoreEventSerializer(many=True),
+        tags=TAGS,
+    )
+    def get(self, request, score_id):
+        events = selectors.score_history(
+            project=request.auth.project,
+            score_id=score_id,
+            target=ScoreEvent.Target.TRACE,
+            include_deleted=request.auth.role == Membership.Role.ADMIN,
+        )
+        return Response(s.ScoreEventSerializer(events, many=True).data)

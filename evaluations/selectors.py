@@ -1,0 +1,125 @@
+"""Reads for scores. Every query starts from a project: another project's ids are simply not found."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from pandaprobe.traces.selectors import trace_get_bare
+
+from .filters import ExportParams, TraceScoreFilter
+from .models import ScoreConfig, ScoreEvent, SessionScore, TraceScore
+
+# Newest first; equal created_at falls back to the higher id so pages and "latest" are stable.
+NEWEST_FIRST = ("-created_at", "-id")
+# Export column -> field; a score's trace comes from the same query (one join, no per-row reads).
+EXPORT_COLUMNS = {
+    "id": "id", "trace_id": "trace_id", "trace_name": "trace__name", "session_id": "trace__session_id",
+    "user_id": "trace__user_id", "name": "name", "value": "value", "numeric_value": "numeric_value",
+    "data_type": "data_type", "source": "source", "status": "status", "eval_run_id": "eval_run_id",
+    "author_user_id": "author_id", "reason": "reason", "environment": "environment", "config_id": "config_id",
+    "metadata": "metadata", "created_at": "created_at", "updated_at": "updated_at",
+}  # fmt: skip
+
+
+def _valid(form_or_filterset):
+    form = getattr(form_or_filterset, "form", form_or_filterset)
+    if not form.is_valid():
+        raise ValidationError(form.errors.as_data())
+    return form_or_filterset
+
+
+def trace_scores_of(project) -> QuerySet:
+    return TraceScore.objects.filter(project=project)
+
+
+def trace_score_get(*, project, score_id) -> TraceScore:
+    """One score of the project (404 otherwise)."""
+    return get_object_or_404(trace_scores_of(project), pk=score_id)
+
+
+def trace_scores_list(*, project, params) -> QuerySet:
+    """The project's scores filtered by query parameters (422 on a bad one), newest first."""
+    filterset = _valid(TraceScoreFilter(params, queryset=trace_scores_of(project)))
+    return filterset.qs.order_by(*NEWEST_FIRST)
+
+
+def score_config_for_score(*, project, config_id) -> ScoreConfig | None:
+    """The config a new score names, or None when it names none (422 naming config_id if it is not
+    one of the project's)."""
+    if config_id is None:
+        return None
+    config = ScoreConfig.objects.filter(project=project, pk=config_id).first()
+    if config is None:
+        raise ValidationError({"config_id": "no such score config in this project"})
+    return config
+
+
+def _latest_per_name(scores: QuerySet, *, partition: list) -> QuerySet:
+    """Rank 1 of each partition by created_at, then id, both descending (FAILED scores count)."""
+    ranked = scores.annotate(
+        rank=Window(RowNumber(), partition_by=partition, order_by=[F(f[1:]).desc() for f in NEWEST_FIRST])
+    )
+    return ranked.filter(rank=1).order_by("name")
+
+
+def latest_scores_for_trace(*, project, trace_id) -> list[TraceScore]:
+    """The newest score of each name on one trace, by name (no check that the trace exists)."""
+    scores = trace_scores_of(project).filter(trace_id=trace_id)
+    return list(_latest_per_name(scores, partition=[F("name")]))
+
+
+def latest_scores_for_traces(*, project, trace_ids: Iterable[UUID]) -> dict[UUID, list[TraceScore]]:
+    """`latest_scores_for_trace` for many traces in one query (list badges); traces without scores
+    map to an empty list."""
+    trace_ids = list(trace_ids)
+    result: dict[UUID, list[TraceScore]] = defaultdict(list)
+    scores = trace_scores_of(project).filter(trace_id__in=trace_ids)
+    for score in _latest_per_name(scores, partition=[F("trace_id"), F("name")]):
+        result[score.trace_id].append(score)
+    return {trace_id: result.get(trace_id, []) for trace_id in trace_ids}
+
+
+def trace_scores_overview(*, project, trace_id) -> list[TraceScore]:
+    """The score-overview panel of a trace: 404 for a trace that is not the project's."""
+    trace_get_bare(project=project, trace_id=trace_id)
+    return latest_scores_for_trace(project=project, trace_id=trace_id)
+
+
+def _score_exists(event: ScoreEvent) -> bool:
+    model = TraceScore if event.target == ScoreEvent.Target.TRACE else SessionScore
+    return model.objects.filter(pk=event.score_id, project_id=event.project_id).exists()
+
+
+def score_history(
+    *, project, score_id, target: str | None = None, include_deleted: bool = True
+) -> list[ScoreEvent]:
+    """A score's edit history, oldest first (404 when there is none).
+
+    A deleted score (deleted through the API, or with its trace) is 404 unless `include_deleted`,
+    which the API grants to project admins and API keys.
+    """
+    events = ScoreEvent.objects.filter(project=project, score_id=score_id).select_related(
+        "actor_user", "actor_api_key"
+    )
+    if target is not None:
+        events = events.filter(target=target)
+    events = list(events.order_by("created_at", "id"))
+    if not events:
+        raise Http404("Score not found")
+    if not include_deleted and not _score_exists(events[-1]):
+        raise Http404("Score not found")
+    return events
+
+
+def trace_scores_export(*, project, params) -> QuerySet:
+    """Rows (tuples in `EXPORT_COLUMNS` order) for an export: the list's filters, newest first, each
+    score with its trace's name, session_id and user_id. The caller streams it with `.iterator()`."""
+    _valid(ExportParams(params))
+    scores = trace_scores_list(project=project, params=params)
+    return scores.values_list(*EXPORT_COLUMNS.values())

@@ -1,0 +1,140 @@
+"""Writes for score configs: a project's named score definitions (type, range, labels)."""
+
+import math
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from evaluations.models import ScoreConfig, ScoreDataType
+from pandaprobe.api.errors import Conflict
+from pandaprobe.projects.authentication import ProjectAccess
+
+EDITABLE_FIELDS = ("name", "min_value", "max_value", "categories", "description", "is_archived")
+MAX_NAME_LENGTH = ScoreConfig._meta.get_field("name").max_length
+
+
+def _clean_name(name) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError({"name": "a non-empty name is required"})
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError({"name": f"must be at most {MAX_NAME_LENGTH} characters"})
+    return name
+
+
+def _clean_bound(field: str, value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValidationError({field: "must be a number"})
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: "must be a number"}) from None
+    if not math.isfinite(number):
+        raise ValidationError({field: "must be a finite number"})
+    return number
+
+
+def _clean_categories(categories) -> list[str]:
+    if categories is None:
+        return []
+    if not isinstance(categories, list):
+        raise ValidationError({"categories": "must be a list of labels"})
+    labels = []
+    for label in categories:
+        if not isinstance(label, str) or not label.strip():
+            raise ValidationError({"categories": "every label must be a non-empty string"})
+        if label.strip() in labels:
+            raise ValidationError({"categories": f"label '{label.strip()}' is listed twice"})
+        labels.append(label.strip())
+    return labels
+
+
+def score_config_clean(
+    *, data_type: str, min_value=None, max_value=None, categories=None
+) -> tuple[float | None, float | None, list[str]]:
+    """Check a config's shape for its data type; returns (min_value, max_value, categories).
+
+    NUMERIC may bound its range (min < max when both are given); CATEGORICAL needs at least one
+    label; BOOLEAN takes neither. Raises ValidationError naming the offending field.
+    """
+    if data_type not in ScoreDataType.values:
+        raise ValidationError({"data_type": f"must be one of {', '.join(ScoreDataType.values)}"})
+    low, high = _clean_bound("min_value", min_value), _clean_bound("max_value", max_value)
+    labels = _clean_categories(categories)
+    if data_type != ScoreDataType.NUMERIC:
+        for field, bound in (("min_value", low), ("max_value", high)):
+            if bound is not None:
+                raise ValidationError({field: "only a NUMERIC config has a range"})
+    elif low is not None and high is not None and low >= high:
+        raise ValidationError({"max_value": "must be greater than min_value"})
+    if data_type == ScoreDataType.CATEGORICAL and not labels:
+        raise ValidationError({"categories": "a CATEGORICAL config needs at least one label"})
+    if data_type != ScoreDataType.CATEGORICAL and labels:
+        raise ValidationError({"categories": "only a CATEGORICAL config has labels"})
+    return low, high, labels
+
+
+def _save(config: ScoreConfig) -> ScoreConfig:
+    """Save, turning the per-project unique name into a 409 (also when two requests race)."""
+    try:
+        with transaction.atomic():
+            config.save()
+    except IntegrityError:
+        raise Conflict(f"A score config named '{config.name}' already exists in this project") from None
+    return config
+
+
+def score_config_create(
+    *,
+    access: ProjectAccess,
+    name: str,
+    data_type: str = ScoreDataType.NUMERIC,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    categories: list[str] | None = None,
+    description: str = "",
+) -> ScoreConfig:
+    """Define a score config in `access.project` (422 naming the field; 409 on a taken name)."""
+    name = _clean_name(name)
+    low, high, labels = score_config_clean(
+        data_type=data_type, min_value=min_value, max_value=max_value, categories=categories
+    )
+    config = ScoreConfig(
+        project=access.project,
+        name=name,
+        data_type=data_type,
+        min_value=low,
+        max_value=high,
+        categories=labels,
+        description=description or "",
+    )
+    return _save(config)
+
+
+def score_config_update(*, access: ProjectAccess, config: ScoreConfig, changes: dict) -> ScoreConfig:
+    """Change a config's name, range, labels, description or archived flag (PATCH semantics).
+
+    The data type is fixed once scores may use it: a config of another type is a new config.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "this field cannot be changed" for field in sorted(unknown)})
+    merged = {field: changes.get(field, getattr(config, field)) for field in EDITABLE_FIELDS}
+    low, high, labels = score_config_clean(
+        data_type=config.data_type,
+        min_value=merged["min_value"],
+        max_value=merged["max_value"],
+        categories=merged["categories"],
+    )
+    config.name = _clean_name(merged["name"])
+    config.min_value, config.max_value, config.categories = low, high, labels
+    config.description = merged["description"] or ""
+    config.is_archived = bool(merged["is_archived"])
+    return _save(config)
+
+
+def score_config_delete(*, access: ProjectAccess, config: ScoreConfig) -> None:
+    """Delete a config. Scores made with it keep their values; their config link becomes empty."""
+    config.delete()

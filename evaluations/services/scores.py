@@ -1,0 +1,142 @@
+"""Writes for trace scores. Every create, edit and delete appends a `ScoreEvent` in the same
+transaction, so a score never changes without its history saying who changed it and how."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+
+from evaluations.models import ScoreConfig, ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus, TraceScore
+from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.traces.selectors import trace_get_bare
+
+from .history import score_event_record, score_snapshot
+from .values import validate_score_value
+
+EDITABLE_FIELDS = ("value", "reason", "metadata")
+
+
+def _check_choice(field: str, value: str, choices) -> None:
+    if value not in choices.values:
+        raise ValidationError({field: f"'{value}' is not one of {', '.join(choices.values)}"})
+
+
+def _check_config(config: ScoreConfig | None, access: ProjectAccess) -> None:
+    if config is None:
+        return
+    if config.project_id != access.project.pk:
+        raise ValidationError({"config_id": "no such score config in this project"})
+    if config.is_archived:
+        raise ValidationError({"config_id": f"score config '{config.name}' is archived"})
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "a score name is required"})
+    if len(name) > TraceScore._meta.get_field("name").max_length:
+        raise ValidationError({"name": "must be at most 255 characters"})
+    return name
+
+
+def trace_score_create(
+    *,
+    access: ProjectAccess,
+    trace_id,
+    name: str,
+    value: str,
+    data_type: str = ScoreDataType.NUMERIC,
+    source: str = ScoreSource.ANNOTATION,
+    reason: str | None = None,
+    metadata: dict | None = None,
+    config: ScoreConfig | None = None,
+) -> TraceScore:
+    """Score a trace of `access.project` (404 when the trace is not in it).
+
+    The value is validated against `data_type` and `config` (422 naming the field); the author is
+    `access.user` (None for an API key); the environment is copied from the trace. Which sources a
+    caller may use is the caller's rule (the API refuses AUTOMATED, which belongs to the judge).
+    """
+    trace = trace_get_bare(project=access.project, trace_id=trace_id)
+    name = _check_name(name)
+    _check_choice("data_type", data_type, ScoreDataType)
+    _check_choice("source", source, ScoreSource)
+    _check_config(config, access)
+    value, numeric_value = validate_score_value(data_type=data_type, value=value, config=config)
+    now = timezone.now()
+    with transaction.atomic():
+        score = TraceScore.objects.create(
+            project=access.project,
+            trace=trace,
+            name=name,
+            value=value,
+            numeric_value=numeric_value,
+            data_type=data_type,
+            source=source,
+            status=ScoreStatus.SUCCESS,
+            author=access.user,
+            reason=reason,
+            config=config,
+            metadata=metadata or {},
+            environment=trace.environment,
+            created_at=now,
+            updated_at=now,
+        )
+        score_event_record(access=access, score=score, action=ScoreEvent.Action.CREATE, before=None)
+    return score
+
+
+def _locked(score: TraceScore) -> TraceScore:
+    """The score's current row, locked until the transaction ends (404 if it was deleted meanwhile)."""
+    locked = TraceScore.objects.select_for_update().filter(pk=score.pk, project_id=score.project_id).first()
+    if locked is None:
+        raise Http404("Score not found")
+    return locked
+
+
+def _apply_value(score: TraceScore, changes: dict) -> None:
+    if changes.get("value") is not None:
+        score.value, score.numeric_value = validate_score_value(
+            data_type=score.data_type, value=changes["value"], config=score.config
+        )
+    elif score.value is None:
+        # A FAILED score has no value; it cannot become SUCCESS without one.
+        raise ValidationError({"value": "this score has no value yet: send one"})
+
+
+def trace_score_update(*, access: ProjectAccess, score: TraceScore, changes: dict) -> TraceScore:
+    """Edit a score by hand: `changes` may hold value, reason and metadata (metadata is replaced).
+
+    A value is validated against the score's data type and config; `value` None means unchanged,
+    `reason` None clears the reason. Whatever changed, the score becomes status SUCCESS and source
+    ANNOTATION (a human edit), updated_at is now, and the author becomes `access.user` when the
+    caller is a user (an API key caller leaves the author as it was).
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "this field cannot be changed" for field in sorted(unknown)})
+    with transaction.atomic():
+        score = _locked(score)
+        before = score_snapshot(score)
+        _apply_value(score, changes)
+        if "reason" in changes:
+            score.reason = changes["reason"]
+        if changes.get("metadata") is not None:
+            score.metadata = changes["metadata"]
+        score.status = ScoreStatus.SUCCESS
+        score.source = ScoreSource.ANNOTATION
+        score.updated_at = timezone.now()
+        if access.user is not None:
+            score.author = access.user
+        score.save()
+        score_event_record(access=access, score=score, action=ScoreEvent.Action.UPDATE, before=before)
+    return score
+
+
+def trace_score_delete(*, access: ProjectAccess, score: TraceScore) -> None:
+    """Delete a score; its history (with a final "delete" event) stays readable by admins."""
+    with transaction.atomic():
+        score = _locked(score)
+        before = score_snapshot(score)
+        score_event_record(access=access, score=score, action=ScoreEvent.Action.DELETE, before=before)
+        score.delete()

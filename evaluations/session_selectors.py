@@ -1,0 +1,84 @@
+"""Reads for session scores and the session page. Every query starts from a project."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import F, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from pandaprobe.traces.selectors import traces_of
+
+from .annotation_filters import SessionScoreFilter
+from .models import ScoreEvent, SessionScore
+from .selectors import NEWEST_FIRST, _latest_per_name, _valid
+
+
+def session_scores_of(project) -> QuerySet:
+    return SessionScore.objects.filter(project=project)
+
+
+def session_exists(*, project, session_id: str) -> bool:
+    return traces_of(project).filter(session_id=session_id).exists()
+
+
+def session_score_get(*, project, score_id) -> SessionScore:
+    """One session score of the project (404 otherwise)."""
+    return get_object_or_404(session_scores_of(project), pk=score_id)
+
+
+def session_scores_list(*, project, params) -> QuerySet:
+    """The project's session scores filtered by query parameters (422 on a bad one), newest first."""
+    filterset = _valid(SessionScoreFilter(params, queryset=session_scores_of(project)))
+    return filterset.qs.order_by(*NEWEST_FIRST)
+
+
+def session_scores_for_session(*, project, session_id: str) -> list[SessionScore]:
+    """Every score of one session, newest first; 404 when the project knows nothing of it."""
+    scores = list(session_scores_of(project).filter(session_id=session_id).order_by(*NEWEST_FIRST))
+    if not scores and not session_exists(project=project, session_id=session_id):
+        raise Http404("Session not found")
+    return scores
+
+
+def latest_session_scores(*, project, session_id: str) -> list[SessionScore]:
+    """The newest score of each name on one session, by name, with its author (one query)."""
+    scores = session_scores_of(project).filter(session_id=session_id).select_related("author")
+    return list(_latest_per_name(scores, partition=[F("name")]))
+
+
+def latest_scores_for_sessions(*, project, session_ids: Iterable[str]) -> dict[str, list[SessionScore]]:
+    """`latest_session_scores` for many sessions in one query (list badges)."""
+    session_ids = list(session_ids)
+    result: dict[str, list[SessionScore]] = defaultdict(list)
+    scores = session_scores_of(project).filter(session_id__in=session_ids)
+    for score in _latest_per_name(scores, partition=[F("session_id"), F("name")]):
+        result[score.session_id].append(score)
+    return {session_id: result.get(session_id, []) for session_id in session_ids}
+
+
+def session_score_events(*, project, session_id: str) -> dict[str, list[ScoreEvent]]:
+    """The edit history of every score of a session, by score name, oldest first (one query)."""
+    events = ScoreEvent.objects.filter(
+        project=project, target=ScoreEvent.Target.SESSION, session_id=session_id
+    ).order_by("created_at", "id")
+    by_name: dict[str, list[ScoreEvent]] = defaultdict(list)
+    for event in events:
+        by_name[event.score_name].append(event)
+    return dict(by_name)
+
+
+def session_traces(*, project, session_id: str, limit: int, offset: int) -> tuple[list, int]:
+    """A page of a session's traces, oldest first, and their total; 404 for an unknown session."""
+    traces = (
+        traces_of(project)
+        .filter(session_id=session_id)
+        .defer("input", "output", "metadata")  # the page lists traces; their payloads can be large
+        .order_by("started_at", "pk")
+    )
+    page = list(traces[offset : offset + limit])
+    # A short first page is the whole session: no COUNT needed.
+    total = len(page) if offset == 0 and len(page) < limit else traces.count()
+    if total == 0:
+        raise Http404("Session not found")
+    return page, total

@@ -1,0 +1,325 @@
+"""Annotation pages: thin adapters between forms/templates and the services and selectors."""
+
+import uuid
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.template import loader
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from pandaprobe.api.errors import json_not_found, json_server_error
+from pandaprobe.projects import selectors as project_selectors
+from pandaprobe.projects.authentication import SESSION_PROJECT_KEY, ProjectAccess
+from pandaprobe.projects.models import Membership, Project
+from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
+from pandaprobe.traces.models import TraceStatus
+from pandaprobe.traces.selectors import session_list as sessions_page
+
+from . import annotation_selectors, session_selectors
+from .forms import ScoreForm, ScoreKind, pick_kind, score_kinds
+from .selectors import latest_scores_for_traces
+from .services.annotations import own_annotation, session_score_annotate, trace_score_annotate
+
+TRACES_PER_PAGE = 50
+SESSIONS_PER_PAGE = 50
+SESSION_TRACES_PER_PAGE = 100
+# Where switching project may return to: pages that hold no id of the project left behind.
+LANDING_PAGES = ("trace-list", "session-list", "queue-list")
+
+
+# --- the current project -------------------------------------------------------------------------
+
+
+def member_projects(request: HttpRequest) -> list[Project]:
+    """The signed-in user's projects, read once per request (the switcher needs them too)."""
+    if not hasattr(request, "_member_projects"):
+        request._member_projects = project_selectors.projects_for_user(request.user)
+    return request._member_projects
+
+
+def project_access_for(request: HttpRequest) -> ProjectAccess:
+    """The signed-in user's access to their current project (the session's, else their first).
+
+    404 when the session names a project the user is not a member of, or they have none.
+    """
+    projects = member_projects(request)
+    current = request.session.get(SESSION_PROJECT_KEY)
+    if current:
+        project = next((p for p in projects if str(p.pk) == str(current)), None)
+    else:
+        project = projects[0] if projects else None
+    if project is None:
+        raise Http404("You are not a member of this project")
+    if request.user.is_superuser:
+        role = Membership.Role.ADMIN
+    else:
+        role = project_selectors.membership_role(user=request.user, project_id=project.pk)
+    return ProjectAccess(project=project, user=request.user, role=role)
+
+
+@login_required
+@require_POST
+def project_switch(request: HttpRequest) -> HttpResponse:
+    """Make another of the user's projects current; a project they are not in answers 404."""
+    try:
+        project_id = uuid.UUID(request.POST.get("project", ""))
+    except ValueError:
+        raise Http404("No such project") from None
+    if not any(p.pk == project_id for p in member_projects(request)):
+        raise Http404("No such project")
+    request.session[SESSION_PROJECT_KEY] = str(project_id)
+    return redirect(_safe_next(request))
+
+
+def _safe_next(request: HttpRequest) -> str:
+    # Ids in the old page's URL belong to the old project: the list pages are safe landing spots.
+    target = request.POST.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    if safe and target in {reverse(name) for name in LANDING_PAGES}:
+        return target
+    return reverse("trace-list")
+
+
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    """HTML 404 for the pages under /app/, the API's JSON one everywhere else."""
+    if request.path.startswith("/app/"):
+        return render(request, "404.html", status=404)
+    return json_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """HTML 500 for the pages (a plain template: the failure may be in what base.html needs)."""
+    if request.path.startswith("/app/"):
+        return HttpResponse(loader.get_template("500.html").render(), status=500)
+    return json_server_error(request)
+
+
+# --- trace explorer ------------------------------------------------------------------------------
+
+
+def _explorer_params(query: QueryDict) -> QueryDict:
+    """The explorer's query string as the trace filters read it: tags may be typed comma-separated."""
+    params = query.copy()
+    tags = [tag.strip() for raw in query.getlist("tags") for tag in raw.split(",") if tag.strip()]
+    params.setlist("tags", tags)
+    return params
+
+
+def _error_messages(error: ValidationError) -> dict[str, list[str]]:
+    """Messages by field; errors of no field go under "general" (templates cannot read "__all__")."""
+    detail = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+    return {("general" if key == "__all__" else key): messages for key, messages in detail.items()}
+
+
+@login_required
+def trace_list(request: HttpRequest) -> HttpResponse:
+    access = project_access_for(request)
+    errors: dict[str, list[str]] = {}
+    try:
+        traces = annotation_selectors.explorer_traces(
+            project=access.project, params=_explorer_params(request.GET)
+        )
+        page = Paginator(traces, TRACES_PER_PAGE).get_page(request.GET.get("page"))
+    except ValidationError as error:
+        errors = _error_messages(error)
+        page = Paginator([], TRACES_PER_PAGE).get_page(1)
+    scores = latest_scores_for_traces(project=access.project, trace_ids=[t.pk for t in page])
+    context = {
+        "nav": "traces",
+        "access": access,
+        "page": page,
+        "rows": [(trace, scores[trace.pk]) for trace in page],
+        "errors": errors,
+        "filters": request.GET,
+        "tags_text": ", ".join(request.GET.getlist("tags")),
+        "statuses": TraceStatus.values,
+        "sort_fields": list(TraceFilter.SORT_FIELDS),
+        "detail_query": request.GET.urlencode(),
+    }
+    return render(request, "evaluations/trace_list.html", context, status=400 if errors else 200)
+
+
+# --- scoring form (trace and session pages) ------------------------------------------------------
+
+
+def _score_panel(request: HttpRequest, access: ProjectAccess, scores: list, *, form: ScoreForm | None):
+    """The scoring form's context: the kinds to choose from, the chosen one, and the form, filled
+    in with the user's own score of that name when saving would edit it."""
+    kinds = (
+        form.kinds if form else score_kinds(annotation_selectors.active_score_configs(project=access.project))
+    )
+    if form is not None:
+        kind = form.chosen_kind() or pick_kind(kinds, form.data.get("kind"))
+        return {"form": form, "kinds": kinds, "kind": kind, "editing": None}
+    kind = pick_kind(kinds, request.GET.get("score_with"))
+    editing = _own_score(kind, scores, request.user)
+    initial = {"kind": kind.key}
+    if editing is not None:
+        initial.update(value=editing.value or "", reason=editing.reason or "", reason_shown=True)
+    form = ScoreForm(initial=initial, kinds=kinds)
+    return {"form": form, "kinds": kinds, "kind": kind, "editing": editing}
+
+
+def _own_score(kind: ScoreKind, scores: list, user):
+    if kind.config is None:
+        return None  # a free name is typed at save time
+    return own_annotation(
+        scores, user=user, name=kind.config.name, data_type=kind.data_type, config=kind.config
+    )
+
+
+def _bound_score_form(request: HttpRequest, access: ProjectAccess) -> ScoreForm:
+    configs = annotation_selectors.active_score_configs(project=access.project)
+    return ScoreForm(request.POST, kinds=score_kinds(configs))
+
+
+def _saved(request: HttpRequest, score, created: bool) -> None:
+    verb = "Saved" if created else "Updated"
+    messages.success(request, f"{verb} {score.name} = {score.value}")
+
+
+def _with_query(url: str, request: HttpRequest, anchor: str = "") -> str:
+    query = request.GET.urlencode()
+    return f"{url}{'?' + query if query else ''}{anchor}"
+
+
+# --- trace page ----------------------------------------------------------------------------------
+
+
+def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form=None, status=200):
+    page = annotation_selectors.trace_page(project=access.project, trace_id=trace_id)
+    latest_names = {score.name for score in page.scores}
+    back = request.GET.copy()
+    back.pop("score_with", None)
+    context = {
+        "nav": "traces",
+        "access": access,
+        "trace": page.trace,
+        "spans": page.spans,
+        "scores": [(score, page.history.get(score.name, [])) for score in page.scores],
+        "removed": {name: events for name, events in page.history.items() if name not in latest_names},
+        "list_query": back.urlencode(),
+        "query": request.GET.urlencode(),
+        **_score_panel(request, access, page.scores, form=form),
+    }
+    return render(request, "evaluations/trace_detail.html", context, status=status)
+
+
+@login_required
+def trace_detail(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
+    return _render_trace(request, project_access_for(request), trace_id)
+
+
+@login_required
+@require_POST
+def trace_score(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
+    """Save the scoring form: create, or edit the user's own latest score of that name."""
+    access = project_access_for(request)
+    form = _bound_score_form(request, access)
+    if form.is_valid():
+        try:
+            score, created = trace_score_annotate(access=access, trace_id=trace_id, **form.score_input())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            _saved(request, score, created)
+            return redirect(_with_query(reverse("trace-detail", args=[trace_id]), request, "#scores"))
+    return _render_trace(request, access, trace_id, form=form, status=422)
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(int(raw or 1), 1)
+    except ValueError:
+        return 1
+
+
+@login_required
+def session_list(request: HttpRequest) -> HttpResponse:
+    access = project_access_for(request)
+    number = _page_number(request.GET.get("page"))
+    errors: dict[str, list[str]] = {}
+    try:
+        result = sessions_page(
+            project=access.project,
+            params=request.GET,
+            limit=SESSIONS_PER_PAGE,
+            offset=(number - 1) * SESSIONS_PER_PAGE,
+        )
+    except ValidationError as error:
+        errors, result = _error_messages(error), {"items": [], "total": 0}
+    ids = [row["session_id"] for row in result["items"]]
+    scores = session_selectors.latest_scores_for_sessions(project=access.project, session_ids=ids)
+    context = {
+        "nav": "sessions",
+        "access": access,
+        "rows": [(row, scores[row["session_id"]]) for row in result["items"]],
+        "total": result["total"],
+        "number": number,
+        "has_next": number * SESSIONS_PER_PAGE < result["total"],
+        "errors": errors,
+        "filters": request.GET,
+        "sort_fields": list(SessionGroupParams.SORT_FIELDS),
+    }
+    return render(request, "evaluations/session_list.html", context, status=400 if errors else 200)
+
+
+def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str, *, form=None, status=200):
+    number = _page_number(request.GET.get("page"))
+    traces, total = session_selectors.session_traces(
+        project=access.project,
+        session_id=session_id,
+        limit=SESSION_TRACES_PER_PAGE,
+        offset=(number - 1) * SESSION_TRACES_PER_PAGE,
+    )
+    trace_scores = latest_scores_for_traces(project=access.project, trace_ids=[t.pk for t in traces])
+    scores = session_selectors.latest_session_scores(project=access.project, session_id=session_id)
+    history = session_selectors.session_score_events(project=access.project, session_id=session_id)
+    context = {
+        "nav": "sessions",
+        "access": access,
+        "session_id": session_id,
+        "rows": [(trace, trace_scores[trace.pk]) for trace in traces],
+        "total": total,
+        "number": number,
+        "has_next": number * SESSION_TRACES_PER_PAGE < total,
+        "scores": [(score, history.get(score.name, [])) for score in scores],
+        "query": request.GET.urlencode(),
+        "trace_query": urlencode({"session_id": session_id}),
+        **_score_panel(request, access, scores, form=form),
+    }
+    return render(request, "evaluations/session_detail.html", context, status=status)
+
+
+@login_required
+def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    return _render_session(request, project_access_for(request), session_id)
+
+
+@login_required
+@require_POST
+def session_score(request: HttpRequest, session_id: str) -> HttpResponse:
+    """Score the session as a whole: create, or edit the user's own latest score of that name."""
+    access = project_access_for(request)
+    form = _bound_score_form(request, access)
+    if form.is_valid():
+        try:
+            score, created = session_score_annotate(
+                access=access, session_id=session_id, **form.score_input()
+            )
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            _saved(request, score, created)
+            return redirect(_with_query(reverse("session-detail", args=[session_id]), request, "#scores"))
+    return _render_session(request, access, session_id, form=form, status=422)

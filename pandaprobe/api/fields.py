@@ -1,0 +1,94 @@
+"""Serializer fields that refuse, with a 422 naming the field, what the database or the JSON renderer
+could not hold: a NUL character or a lone surrogate (PostgreSQL refuses both in jsonb and text), a
+non-finite number (`1e400` parses as infinity and cannot be rendered back), nesting deeper than
+`MAX_JSON_DEPTH`, and numbers or UUIDs sent where a string is expected.
+"""
+
+import math
+import uuid
+
+from rest_framework import serializers
+
+MAX_JSON_DEPTH = 64
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "Null characters are not allowed."
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return "Surrogate characters are not allowed."
+    return None
+
+
+def _children(value, path: str):
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, child in items:
+        yield key, child, f"{path}.{key}" if path else str(key)
+
+
+def json_problem(value) -> tuple[str, str] | None:
+    """The first `(path, message)` that cannot be stored, or None. Iterative: no recursion limit."""
+    stack = [(value, "", 0)]
+    while stack:
+        current, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return path, f"Nesting deeper than {MAX_JSON_DEPTH} levels is not allowed."
+        if isinstance(current, str):
+            problem = _text_problem(current)
+        elif isinstance(current, float) and not math.isfinite(current):
+            problem = "Only finite numbers are allowed."
+        elif isinstance(current, (dict, list)):
+            problem = None
+            for key, child, child_path in _children(current, path):
+                key_problem = _text_problem(key) if isinstance(key, str) else None
+                if key_problem:
+                    return path, f"Keys: {key_problem}"
+                stack.append((child, child_path, depth + 1))
+        else:
+            problem = None
+        if problem:
+            return path, problem
+    return None
+
+
+def check_json(value):
+    """Raise a ValidationError naming the inner path of the first value that cannot be stored."""
+    problem = json_problem(value)
+    if problem is not None:
+        path, message = problem
+        raise serializers.ValidationError({path: [message]} if path else [message])
+    return value
+
+
+class SafeJSONField(serializers.JSONField):
+    """Any JSON value the database can store and the API can render back."""
+
+    def to_internal_value(self, data):
+        return check_json(super().to_internal_value(data))
+
+
+class SafeDictField(serializers.DictField):
+    """A JSON object (not a list or a scalar) the database can store."""
+
+    def to_internal_value(self, data):
+        return check_json(super().to_internal_value(data))
+
+
+class StrictCharField(serializers.CharField):
+    """A string; unlike DRF's CharField, a number or a boolean is refused rather than stringified."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID string; DRF's UUIDField would turn an integer into a UUID."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, (str, uuid.UUID)):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)

@@ -1,0 +1,48 @@
+"""Helpers for the review-queue tests: configs, accesses and queues built through the services."""
+
+from evaluations.models import ScoreConfig, ScoreDataType
+from evaluations.services.queues import review_queue_create
+from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.projects.models import Membership
+
+from ..factories import MembershipFactory, TraceFactory
+
+
+def access_of(user, project) -> ProjectAccess:
+    role = Membership.objects.get(user=user, project=project).role
+    return ProjectAccess(project=project, user=user, role=role)
+
+
+def member(project, username: str, role: str = Membership.Role.REVIEWER):
+    return MembershipFactory(project=project, role=role, user__username=username).user
+
+
+def score_configs(project) -> list[ScoreConfig]:
+    """One config of each data type: correct (BOOLEAN), quality (NUMERIC 0..1), tone (CATEGORICAL)."""
+    specs = [
+        ("correct", ScoreDataType.BOOLEAN, []),
+        ("quality", ScoreDataType.NUMERIC, []),
+        ("tone", ScoreDataType.CATEGORICAL, ["polite", "neutral", "rude"]),
+    ]
+    return [
+        ScoreConfig.objects.get_or_create(
+            project=project, name=name, defaults={"data_type": data_type, "categories": categories}
+        )[0]
+        for name, data_type, categories in specs
+    ]
+
+
+def build_queue(project, admin, reviewers, *, configs=None, traces=None, n_traces=3, **options):
+    """A queue over `traces` (or n fresh traces) built by `admin` with the real service."""
+    traces = traces if traces is not None else [TraceFactory(project=project) for _ in range(n_traces)]
+    return review_queue_create(
+        access=access_of(admin, project),
+        name=options.pop("name", "Weekly review"),
+        score_configs=configs if configs is not None else score_configs(project),
+        reviewers=list(reviewers),
+        trace_ids=[t.pk for t in traces],
+        **options,
+    )
+
+
+GOOD_VALUES = {"correct": "true", "quality": "0.7", "tone": "polite"}

@@ -1,0 +1,185 @@
+"""Score-config API (CRUD, roles, validation, isolation) and its admin form."""
+
+import pytest
+
+from evaluations.config_admin import ScoreConfigAdminForm
+from evaluations.models import ScoreConfig
+from tests.factories import TraceFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/evaluations/score-configs"
+FIELDS = {
+    "id", "project_id", "name", "data_type", "min_value", "max_value", "categories", "description",
+    "is_archived", "created_at", "updated_at",
+}  # fmt: skip
+
+
+def create(api, **body):
+    return api.post(URL, body, format="json")
+
+
+def errors(response) -> dict[str, str]:
+    assert response.status_code == 422, response.content
+    return {e["field"]: e["message"] for e in response.json()["errors"]}
+
+
+def test_create_get_list_patch_delete(api, project):
+    response = create(
+        api, name="quality", data_type="NUMERIC", min_value=1, max_value=5, description="1-5 stars"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == FIELDS
+    assert body["project_id"] == str(project.pk)
+    assert (body["name"], body["min_value"], body["max_value"], body["categories"]) == (
+        "quality",
+        1.0,
+        5.0,
+        [],
+    )
+    config_id = body["id"]
+    assert api.get(f"{URL}/{config_id}").json() == body
+
+    create(api, name="verdict", data_type="CATEGORICAL", categories=["PASS", "FAIL"])
+    page = api.get(URL).json()
+    assert (page["total"], page["limit"], page["offset"]) == (2, 50, 0)
+    assert [c["name"] for c in page["items"]] == ["quality", "verdict"]
+    assert [c["name"] for c in api.get(URL, {"data_type": "CATEGORICAL"}).json()["items"]] == ["verdict"]
+
+    patched = api.patch(f"{URL}/{config_id}", {"max_value": 10, "is_archived": True}, format="json")
+    assert patched.status_code == 200
+    assert (patched.json()["min_value"], patched.json()["max_value"], patched.json()["is_archived"]) == (
+        1,
+        10,
+        True,
+    )
+    assert [c["name"] for c in api.get(URL, {"is_archived": "false"}).json()["items"]] == ["verdict"]
+
+    assert api.delete(f"{URL}/{config_id}").status_code == 204
+    assert api.get(f"{URL}/{config_id}").status_code == 404
+    assert not ScoreConfig.objects.filter(pk=config_id).exists()
+
+
+def test_reviewers_read_admins_write(bearer_client, reviewer, admin_user, project):
+    as_reviewer = bearer_client(reviewer, project)
+    as_admin = bearer_client(admin_user, project)
+    created = as_admin.post(URL, {"name": "helpful", "data_type": "BOOLEAN"}, format="json")
+    assert created.status_code == 201
+    config_id = created.json()["id"]
+    assert as_reviewer.get(URL).status_code == 200
+    assert as_reviewer.get(f"{URL}/{config_id}").status_code == 200
+    assert as_reviewer.post(URL, {"name": "x", "data_type": "BOOLEAN"}, format="json").status_code == 403
+    assert as_reviewer.patch(f"{URL}/{config_id}", {"name": "y"}, format="json").status_code == 403
+    assert as_reviewer.delete(f"{URL}/{config_id}").status_code == 403
+    assert ScoreConfig.objects.get().name == "helpful"
+
+
+def test_signed_in_reviewer_session_reads_but_cannot_write(client, reviewer, project):
+    client.force_login(reviewer)
+    client.post("/app/projects/switch/", {"project": str(project.pk)})  # the browser's current project
+    assert client.get(URL).status_code == 200
+    response = client.post(URL, {"name": "x"}, content_type="application/json")
+    assert response.status_code == 403
+
+
+def test_anonymous_is_refused(anon, project):
+    assert anon.get(URL).status_code in (401, 403)
+
+
+def test_name_is_unique_per_project(api, other_api):
+    assert create(api, name="tone", data_type="BOOLEAN").status_code == 201
+    duplicate = create(api, name="tone", data_type="NUMERIC")
+    assert duplicate.status_code == 409 and "tone" in duplicate.json()["detail"]
+    assert create(other_api, name="tone", data_type="BOOLEAN").status_code == 201  # another project
+    other = create(api, name="mood", data_type="BOOLEAN").json()
+    renamed = api.patch(f"{URL}/{other['id']}", {"name": "tone"}, format="json")
+    assert renamed.status_code == 409
+    assert ScoreConfig.objects.filter(name="mood").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"data_type": "NUMERIC"}, "name"),
+        ({"name": "  ", "data_type": "NUMERIC"}, "name"),
+        ({"name": "x" * 256}, "name"),
+        ({"name": "a", "data_type": "TEXT"}, "data_type"),
+        ({"name": "a", "data_type": "NUMERIC", "min_value": 5, "max_value": 5}, "max_value"),
+        ({"name": "a", "data_type": "NUMERIC", "min_value": 5, "max_value": 1}, "max_value"),
+        ({"name": "a", "data_type": "NUMERIC", "min_value": "low"}, "min_value"),
+        ({"name": "a", "data_type": "BOOLEAN", "min_value": 0}, "min_value"),
+        ({"name": "a", "data_type": "CATEGORICAL"}, "categories"),
+        ({"name": "a", "data_type": "CATEGORICAL", "categories": []}, "categories"),
+        ({"name": "a", "data_type": "CATEGORICAL", "categories": ["x", "x"]}, "categories"),
+        ({"name": "a", "data_type": "CATEGORICAL", "categories": "PASS"}, "categories"),
+        ({"name": "a", "data_type": "NUMERIC", "categories": ["x"]}, "categories"),
+    ],
+)
+def test_bad_config_is_a_422_naming_the_field(api, body, field):
+    assert field in errors(create(api, **body))
+    assert ScoreConfig.objects.count() == 0
+
+
+def test_patch_validates_against_the_stored_config(api):
+    verdict = create(api, name="verdict", data_type="CATEGORICAL", categories=["PASS"]).json()
+    quality = create(api, name="quality", data_type="NUMERIC", min_value=0, max_value=10).json()
+    assert "categories" in errors(api.patch(f"{URL}/{verdict['id']}", {"categories": []}, format="json"))
+    assert "data_type" in errors(api.patch(f"{URL}/{verdict['id']}", {"data_type": "NUMERIC"}, format="json"))
+    assert "max_value" in errors(api.patch(f"{URL}/{quality['id']}", {"max_value": -1}, format="json"))
+    assert api.patch(f"{URL}/{quality['id']}", {"min_value": None}, format="json").json()["min_value"] is None
+    assert ScoreConfig.objects.get(name="verdict").categories == ["PASS"]
+
+
+def test_another_projects_config_is_404(api, other_api):
+    config_id = create(other_api, name="theirs", data_type="BOOLEAN").json()["id"]
+    assert api.get(f"{URL}/{config_id}").status_code == 404
+    assert api.patch(f"{URL}/{config_id}", {"name": "mine"}, format="json").status_code == 404
+    assert api.delete(f"{URL}/{config_id}").status_code == 404
+    assert api.get(URL).json()["total"] == 0
+    assert ScoreConfig.objects.get(pk=config_id).name == "theirs"
+
+
+def test_trace_score_with_a_config_is_checked_against_it(api, project):
+    verdict = create(api, name="verdict", data_type="CATEGORICAL", categories=["PASS", "FAIL"]).json()
+    trace = TraceFactory(project=project)
+    body = {"trace_id": str(trace.pk), "name": "verdict", "value": "MAYBE", "data_type": "CATEGORICAL",
+            "config_id": verdict["id"]}  # fmt: skip
+    assert "value" in errors(api.post("/evaluations/trace-scores", body, format="json"))
+    body["value"] = "PASS"
+    assert api.post("/evaluations/trace-scores", body, format="json").status_code == 201
+
+
+def test_deleting_a_config_keeps_the_scores_made_with_it(api, project, reviewer):
+    from evaluations.services.scores import trace_score_create
+    from pandaprobe.projects.authentication import ProjectAccess
+
+    config_id = create(api, name="helpful", data_type="BOOLEAN").json()["id"]
+    config = ScoreConfig.objects.get(pk=config_id)
+    trace = TraceFactory(project=project)
+    access = ProjectAccess(project=project, user=reviewer)
+    score = trace_score_create(access=access, trace_id=trace.pk, name="helpful", value="true",
+                               data_type="BOOLEAN", config=config)  # fmt: skip
+    assert api.delete(f"{URL}/{config_id}").status_code == 204
+    score.refresh_from_db()
+    assert (score.value, score.config_id) == ("true", None)
+
+
+def test_list_query_count_is_constant(api, django_assert_max_num_queries):
+    for index in range(30):
+        create(api, name=f"c{index}", data_type="BOOLEAN")
+    with django_assert_max_num_queries(4):
+        assert len(api.get(URL, {"limit": 30}).json()["items"]) == 30
+
+
+def test_admin_form_applies_the_same_rules(project):
+    form = ScoreConfigAdminForm(data={"project": project.pk, "name": "v", "data_type": "CATEGORICAL",
+                                      "categories": "[]", "description": ""})  # fmt: skip
+    assert not form.is_valid() and "categories" in form.errors
+    form = ScoreConfigAdminForm(data={"project": project.pk, "name": "q", "data_type": "NUMERIC",
+                                      "min_value": "3", "max_value": "1", "categories": "[]"})  # fmt: skip
+    assert not form.is_valid() and "max_value" in form.errors
+    form = ScoreConfigAdminForm(data={"project": project.pk, "name": "v", "data_type": "CATEGORICAL",
+                                      "categories": '[" PASS ", "FAIL"]'})  # fmt: skip
+    assert form.is_valid(), form.errors
+    assert form.save().categories == ["PASS", "FAIL"]
