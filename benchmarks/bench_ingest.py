@@ -1,13 +1,14 @@
 """Ingestion over HTTP: `POST /traces` with 10 spans (~7 KB), on PostgreSQL behind gunicorn.
 
 Target: at least 333 traces/s sustained with p99 under 100 ms, load generator on the same 2-core
-machine. For each server set-up (`-o servers=sync:3,gthread:2x4`): a warm-up, then an open-loop
+machine. For each server set-up (`-o servers=sync:2,gthread:2x4`): a warm-up, then an open-loop
 run at the target rate (latency counted from when each request was due), the CPU each party used
 meanwhile, then a closed-loop run for the ceiling (wrk when installed, else `loadgen.py`). Last, an
 in-process profile of one request (no network) says where the time goes.
 
-Options (`-o key=value`): rate=333 duration=30 warmup=5 servers=sync:3,gthread:2x4 ceiling=10
-connections=8 (closed loop) profile=300 (requests; 0 skips).
+Options (`-o key=value`): rate=333 duration=30 warmup=5 servers=sync:2,gthread:2x4 ceiling=10
+connections=8 (closed loop) lighter=200 (open-loop rates below the target, for latency when not
+saturated; empty skips) profile=300 (requests; 0 skips).
 """
 
 import json
@@ -30,12 +31,13 @@ DEFAULTS = {
     "rate": "333",
     "duration": "30",
     "warmup": "5",
-    "servers": "sync:3,gthread:2x4",
+    "servers": "sync:2,gthread:2x4",
     "ceiling": "10",
     "connections": "8",
     "profile": "300",
+    "lighter": "200",
 }
-QUICK = {"duration": "5", "warmup": "2", "servers": "sync:3", "ceiling": "3", "profile": "50"}
+QUICK = {"duration": "5", "warmup": "2", "servers": "sync:2", "ceiling": "3", "profile": "50", "lighter": ""}
 TARGET_RATE = 333
 TARGET_P99_MS = 100
 
@@ -104,7 +106,18 @@ def _bench_server(spec: str, env: dict, key: str, body: Path, opts: dict, work: 
         result = _loadgen(url, key, body, rate=rate, duration=float(opts["duration"]))
         cpu = _cpu_split(before, _cpu_snapshot(server.pid), result)
         ceiling = _ceiling(url, key, body, int(opts["connections"]), float(opts["ceiling"]), work)
-    return _server_rows(label, result, cpu, ceiling, rate)
+        lighter = [(float(r), _loadgen(url, key, body, rate=float(r), duration=float(opts["duration"])))
+                   for r in filter(None, opts["lighter"].split(","))]  # fmt: skip
+    return _server_rows(label, result, cpu, ceiling, rate) + [_lighter_row(label, *pair) for pair in lighter]
+
+
+def _lighter_row(label: str, rate: float, result: dict) -> dict:
+    """Latency at a rate below the target, to show the service's latency when it is not saturated."""
+    latency, lost = result["latency_ms"], result["completed"] - result["ok"] + result["unfinished"]
+    value = f"{result['throughput']:g}/s, {latency['p50']} / {latency['p99']}" + (
+        f", {lost} failed" if lost else ""
+    )
+    return row(f"{NAME} [{label}] at {rate:g}/s offered: throughput, p50 / p99", value, "ms")
 
 
 def _loadgen(
@@ -245,6 +258,7 @@ def _server_rows(label: str, result: dict, cpu: dict, ceiling: dict, rate: float
             f"< {TARGET_P99_MS}", p99_ok),
         row(f"{name} failed or unanswered requests", failures, "", "0", failures == 0),
         row(f"{name} CPU cores used ({split})", round(cpu["machine"], 2), "cores"),
+        row(f"{name} CPU per trace: gunicorn / PostgreSQL", _per_trace(cpu, result["throughput"]), "ms"),
         row(f"{name} ceiling, closed loop ({ceiling['tool']})", ceiling["throughput"], "traces/s"),
         row(f"{name} ceiling p50 / p99",
             f"{ceiling['latency_ms'].get('p50')} / {ceiling['latency_ms'].get('p99')}", "ms"),
@@ -256,183 +270,18 @@ def _server_rows(label: str, result: dict, cpu: dict, ceiling: dict, rate: float
     return rows
 
 
+def _per_trace(cpu: dict, throughput: float) -> str:
+    if not throughput:
+        return "-"
+    return f"{cpu['gunicorn'] * 1000 / throughput:.2f} / {cpu['postgres'] * 1000 / throughput:.2f}"
+
+
 def _profile(env: dict, key: str, body: Path, requests: int) -> list[dict]:
-    """Run `profile_main` in a process of its own (Django set up with the server's settings)."""
-    args = [common.PYTHON, __file__, "profile", str(body), key, str(requests)]
+    """`profile_ingest.py` in a process of its own, Django set up with the server's settings."""
+    args = [common.PYTHON, str(Path(__file__).with_name("profile_ingest.py")), str(body), key, PROJECT]
+    args += [PLACEHOLDER, str(requests)]
     env = {**env, "DB_CONN_MAX_AGE": "3600"}  # one connection throughout, so its backend's CPU can be read
     done = subprocess.run(args, cwd=common.ROOT, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         return [row(f"{NAME} profile failed: {done.stderr.strip().splitlines()[-1:]}", None, ok=False)]
     return json.loads(done.stdout)
-
-
-# --- profiling one request in-process (run as `bench_ingest.py profile BODY KEY N`) -------------
-
-PROFILED = [
-    # (label, file suffix, function): CPU time spent inside each (callees included), per request
-    ("whole request (WSGI handler)", "django/core/handlers/wsgi.py", "__call__"),
-    ("API key authentication", "pandaprobe/projects/authentication.py", "authenticate"),
-    ("JSON parsing", "parsers.py", "parse"),
-    ("serializer validation (TraceCreateSerializer)", "rest_framework/serializers.py", "is_valid"),
-    ("trace_ingest service", "pandaprobe/traces/services.py", "trace_ingest"),
-    (
-        "  of which: Trace/Span objects (_new_span, _merge_span)",
-        "pandaprobe/traces/services.py",
-        "_merge_span",
-    ),
-    ("  trace_ingest: Span bulk_create", "django/db/models/query.py", "bulk_create"),
-    ("  trace_ingest: JSONField values encoded", "django/db/models/fields/json.py", "get_db_prep_value"),
-    ("ORM SQL compilation (everywhere)", "django/db/models/sql/compiler.py", "as_sql"),
-    ("psycopg execute, client side (everywhere)", "psycopg/cursor.py", "execute"),
-    ("response rendering", "rest_framework/response.py", "rendered_content"),
-]
-
-
-def profile_main(body_path: str, key: str, requests: int) -> None:
-    import cProfile
-    import io
-    import pstats
-
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pandaprobe.settings")
-    sys.path.insert(0, str(common.ROOT))
-    django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
-
-    app, template = WSGIHandler(), Path(body_path).read_bytes()
-    for _ in range(30):  # warm caches and the database connection
-        _call(app, template, key)
-    timing = _timed(lambda: _call(app, template, key), requests)
-    profiler = cProfile.Profile(time.process_time)  # CPU only: waits on PostgreSQL do not count
-    profiler.runcall(lambda: [_call(app, template, key) for _ in range(requests)])
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    print(json.dumps(_profile_rows(stats, timing)))
-    _write_profile_text(stats)
-
-
-def _timed(call, requests: int) -> dict:
-    """Per request: wall time, this process's CPU, the PostgreSQL backend's CPU, SQL statements."""
-    from django.db import connection
-
-    queries: list[float] = []
-
-    def timed(execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            queries.append(time.perf_counter() - started)
-
-    backend = _backend_pid()
-    before = (time.perf_counter(), time.process_time(), common.tree_cpu(backend))
-    with connection.execute_wrapper(timed):
-        for _ in range(requests):
-            call()
-    after = (time.perf_counter(), time.process_time(), common.tree_cpu(backend))
-    same_backend = _backend_pid() == backend
-    wall, python, postgres = (
-        (end - start) * 1000 / requests for start, end in zip(before, after, strict=True)
-    )
-    return {
-        "wall_ms": wall,
-        "python_cpu_ms": python,
-        "postgres_cpu_ms": postgres if same_backend else None,
-        "queries": len(queries) / requests,
-        "sql_ms": sum(queries) * 1000 / requests,
-    }
-
-
-def _backend_pid() -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
-def _call(app, template: bytes, key: str) -> None:
-    import io
-    import uuid
-
-    body = template.replace(PLACEHOLDER.encode(), str(uuid.uuid4()).encode(), 1)
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/traces",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "HTTP_X_API_KEY": key,
-        "HTTP_X_PROJECT_NAME": PROJECT,
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-    }
-    statuses = []
-    response = app(environ, lambda status, headers: statuses.append(status))
-    b"".join(response)
-    response.close()
-    if not statuses[0].startswith("202"):
-        raise RuntimeError(f"POST /traces answered {statuses[0]}")
-
-
-def _profile_rows(stats, timing: dict) -> list[dict]:
-    """Each part's share of the request's Python CPU (profiled), applied to the unprofiled CPU time."""
-    cumulative = {}
-    for (filename, _, function), (_, _, _, cumtime, _) in stats.stats.items():
-        for label, suffix, name in PROFILED:
-            if function == name and filename.endswith(suffix):
-                cumulative[label] = cumulative.get(label, 0.0) + cumtime
-    whole, wall = cumulative.get(PROFILED[0][0]) or 1.0, timing["wall_ms"]
-    python = timing["python_cpu_ms"]
-    cpu = timing["python_cpu_ms"] + (timing["postgres_cpu_ms"] or 0.0)
-    rows = [
-        row(f"{NAME} profile: one request in-process (no HTTP), wall time", round(wall, 2), "ms"),
-        row(f"{NAME} profile:   Python CPU per request", round(timing["python_cpu_ms"], 2), "ms"),
-        row(
-            f"{NAME} profile:   PostgreSQL backend CPU per request", _rounded(timing["postgres_cpu_ms"]), "ms"
-        ),
-        row(
-            f"{NAME} profile:   => at most, with 2 cores and no HTTP or load generator",
-            round(2000 / cpu),
-            "traces/s",
-        ),
-    ]
-    for label, _, _ in PROFILED[1:]:
-        share = cumulative.get(label, 0.0) / whole
-        rows.append(
-            row(f"{NAME} profile:   CPU in {label}", round(share * python, 2), "ms", share=round(share, 3))
-        )
-    rows.append(
-        row(
-            f"{NAME} profile:   SQL ({timing['queries']:g} statements), wall",
-            round(timing["sql_ms"], 2),
-            "ms",
-        )
-    )
-    return rows
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def _write_profile_text(stats) -> None:
-    import io
-
-    output = io.StringIO()
-    stats.stream = output
-    stats.sort_stats("cumulative").print_stats(60)
-    stats.sort_stats("tottime").print_stats(40)
-    (common.RESULTS / NAME / "profile.txt").write_text(output.getvalue())
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["profile"]:
-        profile_main(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-    else:
-        sys.exit(
-            "usage: bench_ingest.py profile BODY KEY N  (the benchmark itself runs from benchmarks/run.py)"
-        )

@@ -93,7 +93,7 @@ def manage(*args: str, env: dict, timeout: float = 300) -> subprocess.CompletedP
 def migrations_pending(env: dict) -> bool:
     """True when the models have changes that no migration describes yet."""
     done = subprocess.run(
-        [PYTHON, "manage.py", "makemigrations", "--check", "--dry-run"],
+        [PYTHON, "manage.py", "makemigrations", "--check", "--dry-run", "--noinput"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,10 +1,13 @@
 """Read-only admin for trace scores, each with its edit history (scores change through the API only,
 so every change keeps its history)."""
 
+from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from .models import ScoreEvent, TraceScore
+from .models import ReviewQueue, ReviewQueueItem, ScoreConfig, ScoreEvent, TraceScore
+from .services.configs import score_config_clean
 
 HISTORY_COLUMNS = ("When", "Action", "Who", "Value", "Reason", "Source", "Status")
 
@@ -57,7 +60,80 @@ class TraceScoreAdmin(admin.ModelAdmin):
         )
         return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, rows)
 
-from . import queue_admin  # noqa: E402,F401  (review queues register themselves)
 
-# isort: split
-from . import config_admin  # noqa: E402,F401  (score configs register themselves)
+class ScoreConfigAdminForm(forms.ModelForm):
+    class Meta:
+        model = ScoreConfig
+        fields = [
+            "project", "name", "data_type", "min_value", "max_value", "categories", "description", "is_archived",
+        ]  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        data_type = cleaned.get("data_type") or getattr(self.instance, "data_type", None)
+        if data_type and not self.errors:
+            low, high, labels = score_config_clean(
+                data_type=data_type,
+                min_value=cleaned.get("min_value"),
+                max_value=cleaned.get("max_value"),
+                categories=cleaned.get("categories"),
+            )
+            cleaned.update(min_value=low, max_value=high, categories=labels)
+        return cleaned
+
+
+@admin.register(ScoreConfig)
+class ScoreConfigAdmin(admin.ModelAdmin):
+    form = ScoreConfigAdminForm
+    list_display = ["name", "data_type", "project", "min_value", "max_value", "is_archived", "updated_at"]
+    list_filter = ["data_type", "is_archived", "project"]
+    search_fields = ["name", "description"]
+    list_select_related = ["project"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Scores may already use it: a config of another type or project is a new config.
+        return ["project", "data_type"] if obj is not None else []
+
+
+class ReviewQueueItemInline(admin.TabularInline):
+    model = ReviewQueueItem
+    fields = ["position", "trace_id", "created_at"]
+    readonly_fields = fields
+    ordering = ["position"]
+    extra = 0
+    show_change_link = False
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ReviewQueue)
+class ReviewQueueAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "item_count", "reviewers_per_item", "is_archived", "created_at"]
+    list_filter = ["is_archived", "project"]
+    search_fields = ["name", "=id"]
+    list_select_related = ["project"]
+    fields = [
+        "name", "description", "is_archived", "hold_seconds", "project", "reviewers_per_item",
+        "score_configs", "reviewers", "created_by", "created_at",
+    ]  # fmt: skip
+    readonly_fields = [
+        "project",
+        "reviewers_per_item",
+        "score_configs",
+        "reviewers",
+        "created_by",
+        "created_at",
+    ]
+    inlines = [ReviewQueueItemInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(item_total=Count("items"))
+
+    @admin.display(description="Items", ordering="item_total")
+    def item_count(self, obj) -> int:
+        return obj.item_total
+
+    def has_add_permission(self, request) -> bool:
+        return False

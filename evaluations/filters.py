@@ -2,8 +2,11 @@
 
 import django_filters
 from django import forms
+from django.db.models import Exists, OuterRef
 
-from .models import ScoreDataType, ScoreSource, ScoreStatus, TraceScore
+from pandaprobe.traces.models import Trace
+
+from .models import ScoreConfig, ScoreDataType, ScoreSource, ScoreStatus, SessionScore, TraceScore
 
 EXPORT_FORMATS = [("csv", "csv"), ("jsonl", "jsonl")]
 
@@ -28,3 +31,51 @@ class TraceScoreFilter(django_filters.FilterSet):
 
 class ExportParams(forms.Form):
     format = forms.ChoiceField(choices=EXPORT_FORMATS)
+
+
+class SessionScoreFilter(django_filters.FilterSet):
+    """`date_from` is inclusive and `date_to` exclusive, on created_at (as for trace scores)."""
+
+    session_id = django_filters.CharFilter()
+    name = django_filters.CharFilter()
+    source = django_filters.ChoiceFilter(choices=ScoreSource.choices)
+    status = django_filters.ChoiceFilter(choices=ScoreStatus.choices)
+    eval_run_id = django_filters.UUIDFilter()
+    date_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    date_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = SessionScore
+        fields = []
+
+
+class ScoreConfigFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    data_type = django_filters.ChoiceFilter(choices=ScoreDataType.choices)
+    is_archived = django_filters.BooleanFilter()
+
+    class Meta:
+        model = ScoreConfig
+        fields = []
+
+
+class TraceScorePresenceFilter(django_filters.FilterSet):
+    """The explorer's "has score X" / "missing score X": a SUCCESS score of that name, or none."""
+
+    has_score = django_filters.CharFilter(method="filter_presence", max_length=255)
+    missing_score = django_filters.CharFilter(method="filter_presence", max_length=255)
+
+    class Meta:
+        model = Trace
+        fields = []
+
+    def filter_presence(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        scored = Exists(
+            TraceScore.objects.filter(
+                trace=OuterRef("pk"), project=OuterRef("project"), name=value, status=ScoreStatus.SUCCESS
+            )
+        )
+        return queryset.filter(scored) if name == "has_score" else queryset.exclude(scored)

@@ -1,9 +1,14 @@
 """Forms of the annotation pages. They parse input only: the value rules live in the services."""
 
+import re
+import uuid
 from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
+
+from pandaprobe.traces.models import TraceStatus
 
 from .models import ScoreConfig, ScoreDataType
 
@@ -126,3 +131,154 @@ class ScoreForm(forms.Form):
         for key, messages in detail.items():
             for message in messages:
                 self.add_error(fields.get(key), message)
+
+
+FILTER_PARAMS = (
+    "name",
+    "status",
+    "environment",
+    "user_id",
+    "session_id",
+    "tags",
+    "started_after",
+    "started_before",
+)
+DEFAULT_FILTER_LIMIT = 100
+MAX_FILTER_LIMIT = 5000
+
+
+class UserChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.get_username()
+
+
+class ConfigChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.name} ({obj.data_type.lower()})"
+
+
+class QueueCreateForm(forms.Form):
+    SOURCE_FILTER = "filter"
+    SOURCE_SELECTION = "selection"
+
+    name = forms.CharField(max_length=255)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    score_configs = ConfigChoiceField(
+        queryset=ScoreConfig.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+    reviewers = UserChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple)
+    reviewers_per_item = forms.IntegerField(min_value=1, max_value=50, initial=1)
+    hold_minutes = forms.IntegerField(
+        min_value=1, max_value=24 * 60, initial=10, help_text="An opened item is reserved this long."
+    )
+    source = forms.ChoiceField(
+        choices=[(SOURCE_FILTER, "Traces matching a filter"), (SOURCE_SELECTION, "A selection of trace ids")],
+        initial=SOURCE_FILTER,
+        widget=forms.RadioSelect,
+    )
+    filter_name = forms.CharField(required=False, label="Name contains")
+    filter_status = forms.ChoiceField(
+        required=False, choices=[("", "any")] + TraceStatus.choices, label="Status"
+    )
+    filter_environment = forms.CharField(required=False, label="Environment")
+    filter_user_id = forms.CharField(required=False, label="User id")
+    filter_session_id = forms.CharField(required=False, label="Session id")
+    filter_tags = forms.CharField(required=False, label="Any of tags", help_text="Comma-separated.")
+    filter_started_after = forms.CharField(required=False, label="Started after", help_text="ISO 8601.")
+    filter_started_before = forms.CharField(required=False, label="Started before", help_text="ISO 8601.")
+    limit = forms.IntegerField(min_value=1, max_value=MAX_FILTER_LIMIT, initial=DEFAULT_FILTER_LIMIT)
+    trace_ids = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
+        help_text="Trace ids separated by spaces, commas or new lines.",
+    )
+
+    def __init__(self, *args, configs, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["score_configs"].queryset = configs
+        self.fields["reviewers"].queryset = members
+
+    def clean_trace_ids(self) -> list[uuid.UUID]:
+        ids = []
+        for raw in re.split(r"[\s,]+", self.cleaned_data["trace_ids"].strip()):
+            if not raw:
+                continue
+            try:
+                ids.append(uuid.UUID(raw))
+            except ValueError:
+                raise forms.ValidationError(f"'{raw[:60]}' is not a trace id") from None
+        return ids
+
+    def clean(self):
+        data = super().clean()
+        if data.get("source") == self.SOURCE_SELECTION and not data.get("trace_ids") and "trace_ids" in data:
+            self.add_error("trace_ids", "Give at least one trace id.")
+        return data
+
+    def filter_params(self) -> QueryDict:
+        """The chosen filter as the trace list's query parameters (oldest first, for review order)."""
+        params = QueryDict(mutable=True)
+        for param in FILTER_PARAMS:
+            value = (self.cleaned_data.get(f"filter_{param}") or "").strip()
+            if param == "tags":
+                params.setlist("tags", [t.strip() for t in value.split(",") if t.strip()])
+            elif value:
+                params[param] = value
+        params.update({"sort_by": "started_at", "sort_order": "asc"})
+        return params
+
+    @classmethod
+    def initial_from_query(cls, query: QueryDict) -> dict:
+        """Prefill from a link such as the trace list's: its filter params or `trace_ids`."""
+        initial = {f"filter_{p}": query.get(p) for p in FILTER_PARAMS if query.get(p) and p != "tags"}
+        if query.getlist("tags"):
+            initial["filter_tags"] = ", ".join(query.getlist("tags"))
+        if query.getlist("trace_ids"):
+            initial["trace_ids"] = "\n".join(query.getlist("trace_ids"))
+            initial["source"] = cls.SOURCE_SELECTION
+        return initial
+
+
+def score_field_name(config: ScoreConfig) -> str:
+    return f"score_{config.pk.hex}"
+
+
+def numeric_range(config: ScoreConfig) -> tuple[float, float]:
+    """The span the number keys cover: the config's bounds, [0, 1] when it has none."""
+    low = config.min_value if config.min_value is not None else 0.0
+    high = config.max_value if config.max_value is not None else low + 1.0
+    return low, high
+
+
+class ItemReviewForm(forms.Form):
+    """One required field per score config of the queue, plus an optional note (the scores' reason)."""
+
+    item = forms.UUIDField(widget=forms.HiddenInput)
+    note = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, configs: list[ScoreConfig], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.configs = configs
+        for config in configs:
+            self.fields[score_field_name(config)] = self._field_for(config)
+
+    @staticmethod
+    def _field_for(config: ScoreConfig) -> forms.Field:
+        if config.data_type == ScoreDataType.BOOLEAN:
+            return forms.ChoiceField(label=config.name, choices=[("true", "true"), ("false", "false")])
+        if config.data_type == ScoreDataType.CATEGORICAL and config.categories:
+            labels = [str(c) for c in config.categories]
+            return forms.ChoiceField(label=config.name, choices=[(c, c) for c in labels])
+        return forms.CharField(label=config.name, max_length=255)
+
+    def values_by_name(self) -> dict[str, str]:
+        return {config.name: self.cleaned_data.get(score_field_name(config)) for config in self.configs}
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        """Attach a service ValidationError (keyed by config name, or a form field) to the fields."""
+        fields_by_name = {config.name: score_field_name(config) for config in self.configs}
+        for key, messages in errors.items():
+            # Errors about the item itself (e.g. taken by someone else) concern the whole form.
+            field = fields_by_name.get(key, key if key in self.fields and key != "item" else None)
+            for message in messages:
+                self.add_error(field, message)

@@ -94,7 +94,7 @@ class TraceScore(ScoreFields):
             models.Index(fields=["project", "source", "-created_at"], name="tscore_project_source"),
             models.Index(fields=["project", "status", "-created_at"], name="tscore_project_status"),
             models.Index(fields=["project", "data_type", "-created_at"], name="tscore_project_dtype"),
-            models.Index(fields=["project", "eval_run_id"], name="tscore_project_run"),
+            models.Index(fields=["project", "eval_run_id", "-created_at"], name="tscore_project_run"),
             models.Index(fields=["project", "environment", "-created_at"], name="tscore_project_env"),
         ]
 
@@ -111,7 +111,7 @@ class SessionScore(ScoreFields):
             models.Index(fields=["project", "-created_at"], name="sscore_project_created"),
             models.Index(fields=["project", "session_id", "name", "-created_at"], name="sscore_session_name"),
             models.Index(fields=["project", "name", "-created_at"], name="sscore_project_name"),
-            models.Index(fields=["project", "eval_run_id"], name="sscore_project_run"),
+            models.Index(fields=["project", "eval_run_id", "-created_at"], name="sscore_project_run"),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from .views import pages as views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -20,7 +20,7 @@ urlpatterns = [
 ]
 
 # Review queues (part B of issue 4).
-from . import queue_views  # noqa: E402
+from .views import queues as queue_views  # noqa: E402
 
 urlpatterns += [
     path("queues/", queue_views.queue_list, name="queue-list"),

@@ -24,5 +24,5 @@ urlpatterns = [
     path("app/", include("evaluations.urls")),
 ]
 
-handler404 = "evaluations.views.page_not_found"  # HTML under /app/, JSON elsewhere
-handler500 = "evaluations.views.server_error"  # HTML under /app/, JSON elsewhere
+handler404 = "evaluations.views.pages.page_not_found"  # HTML under /app/, JSON elsewhere
+handler500 = "evaluations.views.pages.server_error"  # HTML under /app/, JSON elsewhere

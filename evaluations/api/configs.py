@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 from pandaprobe.projects.authentication import HasProjectAccess, IsProjectAdmin
 
-from .. import annotation_selectors as selectors
 from ..models import ScoreDataType
+from ..selectors import annotations as selectors
 from ..services import configs as services
 
 TAGS = ["score-configs"]

@@ -11,7 +11,7 @@ from itertools import islice
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
-from ..selectors import EXPORT_COLUMNS
+from ..selectors.scores import EXPORT_COLUMNS
 
 CHUNK_ROWS = 2000  # rows fetched per round trip and rows per chunk written to the client
 COLUMNS = tuple(EXPORT_COLUMNS)

@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 
-from .. import annotation_selectors, session_selectors
 from ..models import ScoreDataType, ScoreSource, ScoreStatus
+from ..selectors import annotations as annotation_selectors
+from ..selectors import sessions as session_selectors
 from ..services import session_scores as services
 from .serializers import CALLER_SOURCES, ScoreValueField, UpdateTraceScoreRequestSerializer
 

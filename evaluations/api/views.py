@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 from pandaprobe.projects.models import Membership
 
-from .. import selectors
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
+from ..selectors import scores as selectors
 from ..services import scores as services
 from . import serializers as s
 from .export import CONTENT_TYPES, export_chunks
@@ -66,7 +66,7 @@ class TraceScoreCollectionView(APIView):
     def get(self, request):
         limit, offset = page_params(request.query_params)
         scores = selectors.trace_scores_list(project=request.auth.project, params=request.query_params)
-        page = paginate(scores, limit=limit, offset=offset)
+        page = paginate(scores, limit=limit, offset=offset, total=selectors.exact_count(scores))
         page["items"] = s.TraceScoreResponseSerializer(page["items"], many=True).data
         return Response(page)
 

@@ -5,8 +5,8 @@ through the API.
 """
 
 from evaluations.models import ScoreConfig, ScoreSource, SessionScore, TraceScore
-from evaluations.selectors import latest_scores_for_trace
-from evaluations.session_selectors import latest_session_scores
+from evaluations.selectors.scores import latest_scores_for_trace
+from evaluations.selectors.sessions import latest_session_scores
 from pandaprobe.projects.authentication import ProjectAccess
 
 from .scores import trace_score_create, trace_score_update

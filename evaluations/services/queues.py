@@ -12,8 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from evaluations import queue_selectors
 from evaluations.models import ItemReview, ReviewQueue, ReviewQueueItem, ScoreConfig, ScoreSource, TraceScore
+from evaluations.selectors import queues as queue_selectors
 from pandaprobe.projects.authentication import ProjectAccess
 from pandaprobe.projects.models import Membership
 

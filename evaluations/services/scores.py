@@ -1,4 +1,4 @@
-"""Writes for trace scores. Every create, edit and delete appends a `ScoreEvent` in the same
+"""Writes for trace and session scores. Every create, edit and delete appends a `ScoreEvent` in the same
 transaction, so a score never changes without its history saying who changed it and how."""
 
 from django.core.exceptions import ValidationError
@@ -6,7 +6,15 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
-from evaluations.models import ScoreConfig, ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus, TraceScore
+from evaluations.models import (
+    ScoreConfig,
+    ScoreDataType,
+    ScoreEvent,
+    ScoreFields,
+    ScoreSource,
+    ScoreStatus,
+    TraceScore,
+)
 from pandaprobe.projects.authentication import ProjectAccess
 from pandaprobe.traces.selectors import trace_get_bare
 
@@ -39,10 +47,11 @@ def _check_name(name: str) -> str:
     return name
 
 
-def trace_score_create(
+def score_create(
+    model: type[ScoreFields],
     *,
     access: ProjectAccess,
-    trace_id,
+    subject: dict,
     name: str,
     value: str,
     data_type: str = ScoreDataType.NUMERIC,
@@ -50,14 +59,13 @@ def trace_score_create(
     reason: str | None = None,
     metadata: dict | None = None,
     config: ScoreConfig | None = None,
-) -> TraceScore:
-    """Score a trace of `access.project` (404 when the trace is not in it).
+) -> ScoreFields:
+    """Create a trace or session score (`subject` holds what it scores) with its "create" event.
 
     The value is validated against `data_type` and `config` (422 naming the field); the author is
-    `access.user` (None for an API key); the environment is copied from the trace. Which sources a
-    caller may use is the caller's rule (the API refuses AUTOMATED, which belongs to the judge).
+    `access.user` (None for an API key). Which sources a caller may use is the caller's rule (the
+    API refuses AUTOMATED, which belongs to the judge).
     """
-    trace = trace_get_bare(project=access.project, trace_id=trace_id)
     name = _check_name(name)
     _check_choice("data_type", data_type, ScoreDataType)
     _check_choice("source", source, ScoreSource)
@@ -65,9 +73,9 @@ def trace_score_create(
     value, numeric_value = validate_score_value(data_type=data_type, value=value, config=config)
     now = timezone.now()
     with transaction.atomic():
-        score = TraceScore.objects.create(
+        score = model.objects.create(
+            **subject,
             project=access.project,
-            trace=trace,
             name=name,
             value=value,
             numeric_value=numeric_value,
@@ -78,7 +86,6 @@ def trace_score_create(
             reason=reason,
             config=config,
             metadata=metadata or {},
-            environment=trace.environment,
             created_at=now,
             updated_at=now,
         )
@@ -86,15 +93,25 @@ def trace_score_create(
     return score
 
 
-def _locked(score: TraceScore) -> TraceScore:
+def trace_score_create(*, access: ProjectAccess, trace_id, **fields) -> TraceScore:
+    """Score a trace of `access.project` (404 when the trace is not in it); the environment is
+    copied from the trace. `fields` are those of `score_create`."""
+    trace = trace_get_bare(project=access.project, trace_id=trace_id)
+    return score_create(
+        TraceScore, access=access, subject={"trace": trace, "environment": trace.environment}, **fields
+    )
+
+
+def _locked(score: ScoreFields) -> ScoreFields:
     """The score's current row, locked until the transaction ends (404 if it was deleted meanwhile)."""
-    locked = TraceScore.objects.select_for_update().filter(pk=score.pk, project_id=score.project_id).first()
+    model = type(score)
+    locked = model.objects.select_for_update().filter(pk=score.pk, project_id=score.project_id).first()
     if locked is None:
         raise Http404("Score not found")
     return locked
 
 
-def _apply_value(score: TraceScore, changes: dict) -> None:
+def _apply_changes(score: ScoreFields, changes: dict) -> None:
     if changes.get("value") is not None:
         score.value, score.numeric_value = validate_score_value(
             data_type=score.data_type, value=changes["value"], config=score.config
@@ -102,15 +119,19 @@ def _apply_value(score: TraceScore, changes: dict) -> None:
     elif score.value is None:
         # A FAILED score has no value; it cannot become SUCCESS without one.
         raise ValidationError({"value": "this score has no value yet: send one"})
+    if "reason" in changes:
+        score.reason = changes["reason"]
+    if changes.get("metadata") is not None:
+        score.metadata = changes["metadata"]
 
 
-def trace_score_update(*, access: ProjectAccess, score: TraceScore, changes: dict) -> TraceScore:
-    """Edit a score by hand: `changes` may hold value, reason and metadata (metadata is replaced).
+def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) -> ScoreFields:
+    """Edit a trace or session score by hand: `changes` may hold value, reason and metadata.
 
     A value is validated against the score's data type and config; `value` None means unchanged,
-    `reason` None clears the reason. Whatever changed, the score becomes status SUCCESS and source
-    ANNOTATION (a human edit), updated_at is now, and the author becomes `access.user` when the
-    caller is a user (an API key caller leaves the author as it was).
+    `reason` None clears the reason, metadata is replaced. Whatever changed, the score becomes
+    status SUCCESS and source ANNOTATION (a human edit), updated_at is now, and the author becomes
+    `access.user` when the caller is a user (an API key caller leaves the author as it was).
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -118,11 +139,7 @@ def trace_score_update(*, access: ProjectAccess, score: TraceScore, changes: dic
     with transaction.atomic():
         score = _locked(score)
         before = score_snapshot(score)
-        _apply_value(score, changes)
-        if "reason" in changes:
-            score.reason = changes["reason"]
-        if changes.get("metadata") is not None:
-            score.metadata = changes["metadata"]
+        _apply_changes(score, changes)
         score.status = ScoreStatus.SUCCESS
         score.source = ScoreSource.ANNOTATION
         score.updated_at = timezone.now()
@@ -133,10 +150,16 @@ def trace_score_update(*, access: ProjectAccess, score: TraceScore, changes: dic
     return score
 
 
-def trace_score_delete(*, access: ProjectAccess, score: TraceScore) -> None:
-    """Delete a score; its history (with a final "delete" event) stays readable by admins."""
+def score_delete(*, access: ProjectAccess, score: ScoreFields) -> None:
+    """Delete a trace or session score; its history (with a final "delete" event) stays readable
+    by admins."""
     with transaction.atomic():
         score = _locked(score)
         before = score_snapshot(score)
         score_event_record(access=access, score=score, action=ScoreEvent.Action.DELETE, before=before)
         score.delete()
+
+
+# Trace scores are edited and deleted like any score.
+trace_score_update = score_update
+trace_score_delete = score_delete

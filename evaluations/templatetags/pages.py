@@ -6,7 +6,7 @@ import json
 from django import template
 from django.utils.safestring import SafeString
 
-from evaluations.views import member_projects
+from evaluations.views.pages import member_projects
 from pandaprobe.projects.authentication import SESSION_PROJECT_KEY
 
 register = template.Library()

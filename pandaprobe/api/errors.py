@@ -59,6 +59,14 @@ def _django_validation_detail(exc: DjangoValidationError):
     return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
 
 
+def require_valid(form_or_filterset):
+    """The form or filterset (django-filter) once its input is valid; else a 422 naming each bad field."""
+    form = getattr(form_or_filterset, "form", form_or_filterset)
+    if not form.is_valid():
+        raise DjangoValidationError(form.errors.as_data())
+    return form_or_filterset
+
+
 def validate_all(*checks: Callable[[], Any]) -> list[Any]:
     """Run every check and return their results; if some fail, one 422 lists all their errors
     (`?limit=0&status=FOO` names both parameters, not only the first)."""

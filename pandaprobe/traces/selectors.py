@@ -1,12 +1,11 @@
 """Reads for traces, spans and sessions. Every query starts from `traces_of(project)`."""
 
-from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, IntegerField, Max, Min, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from pandaprobe.api.errors import validate_all
+from pandaprobe.api.errors import require_valid, validate_all
 
 from .filters import SessionGroupParams, SessionTraceFilter, TraceFilter, ordered
 from .models import Span, Trace, TraceStatus
@@ -14,13 +13,6 @@ from .models import Span, Trace, TraceStatus
 
 def traces_of(project) -> QuerySet:
     return Trace.objects.filter(project=project)
-
-
-def _valid(form_or_filterset):
-    form = getattr(form_or_filterset, "form", form_or_filterset)
-    if not form.is_valid():
-        raise ValidationError(form.errors.as_data())
-    return form_or_filterset
 
 
 def trace_get(*, project, trace_id) -> Trace:
@@ -38,7 +30,7 @@ def span_get(*, project, trace_id, span_id) -> Span:
 
 def trace_list(*, project, params) -> QuerySet:
     """The project's traces filtered and sorted by query parameters (422 on a bad one)."""
-    filterset = _valid(TraceFilter(params, queryset=traces_of(project)))
+    filterset = require_valid(TraceFilter(params, queryset=traces_of(project)))
     return filterset.qs
 
 
@@ -89,15 +81,15 @@ def _with_tags(project, rows: list[dict]) -> list[dict]:
 def session_params_check(params) -> None:
     """Raise one ValidationError listing every bad session filter or option."""
     validate_all(
-        lambda: _valid(SessionTraceFilter(params, queryset=Trace.objects.none())),
-        lambda: _valid(SessionGroupParams(params)),
+        lambda: require_valid(SessionTraceFilter(params, queryset=Trace.objects.none())),
+        lambda: require_valid(SessionGroupParams(params)),
     )
 
 
 def session_list(*, project, params, limit: int, offset: int) -> dict:
     """Sessions (traces grouped by `session_id`) as a page envelope."""
-    traces = _valid(SessionTraceFilter(params, queryset=traces_of(project))).qs
-    options = _valid(SessionGroupParams(params)).cleaned_data
+    traces = require_valid(SessionTraceFilter(params, queryset=traces_of(project))).qs
+    options = require_valid(SessionGroupParams(params)).cleaned_data
     rows = _session_rows(traces)
     if options.get("has_error") is not None:
         rows = rows.filter(error_count__gt=0) if options["has_error"] else rows.filter(error_count=0)

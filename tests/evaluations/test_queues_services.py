@@ -9,8 +9,8 @@ from django.db import connection, connections
 from django.http import QueryDict
 from django.utils import timezone
 
-from evaluations import queue_selectors
 from evaluations.models import ItemReview, ScoreEvent, ScoreSource, TraceScore
+from evaluations.selectors import queues as queue_selectors
 from evaluations.services.queues import (
     queue_item_hold,
     queue_item_review_submit,

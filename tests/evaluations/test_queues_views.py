@@ -7,8 +7,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from evaluations.forms import score_field_name
 from evaluations.models import ItemReview, ReviewQueue, ScoreEvent, ScoreSource, TraceScore
-from evaluations.queue_forms import score_field_name
 from evaluations.services.queues import queue_next_item_claim
 from pandaprobe.projects.authentication import SESSION_PROJECT_KEY
 from pandaprobe.projects.models import Membership

@@ -2,7 +2,7 @@
 
 import pytest
 
-from evaluations.config_admin import ScoreConfigAdminForm
+from evaluations.admin import ScoreConfigAdminForm
 from evaluations.models import ScoreConfig
 from tests.factories import TraceFactory
 

@@ -248,7 +248,7 @@ def test_latest_for_unknown_or_foreign_trace_is_404(api, other_api, trace):
 
 
 def test_latest_scores_for_traces_in_one_query(project, django_assert_num_queries):
-    from evaluations.selectors import latest_scores_for_traces
+    from evaluations.selectors.scores import latest_scores_for_traces
 
     traces = [TraceFactory(project=project) for _ in range(3)]
     now = timezone.now()

@@ -101,6 +101,7 @@ def test_printed_logins_work_once_and_reset_on_request(db):
     assert admin.is_superuser and not reviewer.is_superuser
     assert Membership.objects.get(user=reviewer, project__name="demo").role == Membership.Role.REVIEWER
     assert "password shown on the first run" in seed()
+    assert authenticate(username="admin", password=admin_password) == admin
     new_password = _password(seed("--reset-passwords"), "reviewer")
     assert new_password != reviewer_password and authenticate(username="reviewer", password=new_password)
 

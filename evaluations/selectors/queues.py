@@ -20,7 +20,7 @@ from pandaprobe.projects.models import Membership, Project
 from pandaprobe.traces.models import Trace
 from pandaprobe.traces.selectors import trace_list, traces_of
 
-from .models import ItemReview, ReviewQueue, ReviewQueueItem, ScoreConfig, TraceScore
+from ..models import ItemReview, ReviewQueue, ReviewQueueItem, ScoreConfig, TraceScore
 
 DONE = ItemReview.Status.DONE
 HELD = ItemReview.Status.HELD

@@ -7,11 +7,12 @@ from django.db.models import F, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from pandaprobe.api.errors import require_valid
 from pandaprobe.traces.selectors import traces_of
 
-from .annotation_filters import SessionScoreFilter
-from .models import ScoreEvent, SessionScore
-from .selectors import NEWEST_FIRST, _latest_per_name, _valid
+from ..filters import SessionScoreFilter
+from ..models import ScoreEvent, SessionScore
+from .scores import NEWEST_FIRST, latest_per_name
 
 
 def session_scores_of(project) -> QuerySet:
@@ -29,7 +30,7 @@ def session_score_get(*, project, score_id) -> SessionScore:
 
 def session_scores_list(*, project, params) -> QuerySet:
     """The project's session scores filtered by query parameters (422 on a bad one), newest first."""
-    filterset = _valid(SessionScoreFilter(params, queryset=session_scores_of(project)))
+    filterset = require_valid(SessionScoreFilter(params, queryset=session_scores_of(project)))
     return filterset.qs.order_by(*NEWEST_FIRST)
 
 
@@ -44,7 +45,7 @@ def session_scores_for_session(*, project, session_id: str) -> list[SessionScore
 def latest_session_scores(*, project, session_id: str) -> list[SessionScore]:
     """The newest score of each name on one session, by name, with its author (one query)."""
     scores = session_scores_of(project).filter(session_id=session_id).select_related("author")
-    return list(_latest_per_name(scores, partition=[F("name")]))
+    return list(latest_per_name(scores, partition=[F("name")]))
 
 
 def latest_scores_for_sessions(*, project, session_ids: Iterable[str]) -> dict[str, list[SessionScore]]:
@@ -52,7 +53,7 @@ def latest_scores_for_sessions(*, project, session_ids: Iterable[str]) -> dict[s
     session_ids = list(session_ids)
     result: dict[str, list[SessionScore]] = defaultdict(list)
     scores = session_scores_of(project).filter(session_id__in=session_ids)
-    for score in _latest_per_name(scores, partition=[F("session_id"), F("name")]):
+    for score in latest_per_name(scores, partition=[F("session_id"), F("name")]):
         result[score.session_id].append(score)
     return {session_id: result.get(session_id, []) for session_id in session_ids}
 

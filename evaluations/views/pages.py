@@ -22,10 +22,11 @@ from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
 from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
 
-from . import annotation_selectors, session_selectors
-from .forms import ScoreForm, ScoreKind, pick_kind, score_kinds
-from .selectors import latest_scores_for_traces
-from .services.annotations import own_annotation, session_score_annotate, trace_score_annotate
+from ..forms import ScoreForm, ScoreKind, pick_kind, score_kinds
+from ..selectors import annotations as annotation_selectors
+from ..selectors import sessions as session_selectors
+from ..selectors.scores import latest_scores_for_traces
+from ..services.annotations import own_annotation, session_score_annotate, trace_score_annotate
 
 TRACES_PER_PAGE = 50
 SESSIONS_PER_PAGE = 50

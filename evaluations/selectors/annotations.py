@@ -9,12 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 
+from pandaprobe.api.errors import require_valid
 from pandaprobe.traces.models import Span, Trace
 from pandaprobe.traces.selectors import trace_get, trace_list
 
-from .annotation_filters import ScoreConfigFilter, TraceScorePresenceFilter
-from .models import ScoreConfig, ScoreEvent, TraceScore
-from .selectors import _valid, latest_scores_for_trace
+from ..filters import ScoreConfigFilter, TraceScorePresenceFilter
+from ..models import ScoreConfig, ScoreEvent, TraceScore
+from .scores import latest_scores_for_trace
 
 # A list row never shows a trace's payloads, which can be large.
 LIST_DEFERRED = ("input", "output", "metadata")
@@ -33,7 +34,9 @@ def score_config_get(*, project, config_id) -> ScoreConfig:
 
 def score_config_list(*, project, params) -> QuerySet:
     """The project's configs filtered by query parameters (422 on a bad one), by name."""
-    return _valid(ScoreConfigFilter(params, queryset=score_configs_of(project))).qs.order_by("name", "id")
+    return require_valid(ScoreConfigFilter(params, queryset=score_configs_of(project))).qs.order_by(
+        "name", "id"
+    )
 
 
 def active_score_configs(*, project) -> list[ScoreConfig]:
@@ -57,7 +60,7 @@ def score_config_for_input(*, project, config_id) -> ScoreConfig | None:
 def explorer_traces(*, project, params) -> QuerySet:
     """`trace_list`'s filters and sort, plus "has score X" / "missing score X" (422 on a bad one)."""
     traces = trace_list(project=project, params=params).defer(*LIST_DEFERRED)
-    return _valid(TraceScorePresenceFilter(params, queryset=traces)).qs
+    return require_valid(TraceScorePresenceFilter(params, queryset=traces)).qs
 
 
 # --- trace page ----------------------------------------------------------------------------------

@@ -13,15 +13,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from . import queue_selectors
-from .queue_forms import ItemReviewForm, QueueCreateForm, numeric_range, score_field_name
-from .services.queues import (
+from ..forms import ItemReviewForm, QueueCreateForm, numeric_range, score_field_name
+from ..selectors import queues as queue_selectors
+from ..services.queues import (
     queue_item_hold,
     queue_item_review_submit,
     queue_next_item_claim,
     review_queue_create,
 )
-from .views import project_access_for
+from .pages import project_access_for
 
 UNPROCESSABLE = 422
 MAX_SPANS_SHOWN = 50

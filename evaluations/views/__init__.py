@@ -1,0 +1,1 @@
+"""Annotation pages: `pages` (sign-in, traces, sessions, scoring) and `queues` (review queues)."""
