@@ -6,6 +6,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 from pandaprobe.projects.authentication import HasProjectAccess, IsProjectAdmin
 
@@ -59,12 +60,6 @@ class UpdateScoreConfigRequestSerializer(serializers.Serializer):
 ScoreConfigPage = envelope_schema(ScoreConfigResponseSerializer, "PaginatedScoreConfigResponse")
 
 
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class AdminWrites(APIView):
     """Reads for every member; writes for project admins (an API key acts as admin)."""
 
@@ -100,7 +95,7 @@ class ScoreConfigCollectionView(AdminWrites):
         tags=TAGS,
     )
     def post(self, request):
-        data = _validated(CreateScoreConfigRequestSerializer, request.data)
+        data = validated(CreateScoreConfigRequestSerializer, request.data)
         config = services.score_config_create(access=request.auth, **data)
         return Response(ScoreConfigResponseSerializer(config).data, status=status.HTTP_201_CREATED)
 
@@ -119,7 +114,7 @@ class ScoreConfigDetailView(AdminWrites):
     )
     def patch(self, request, config_id):
         config = selectors.score_config_get(project=request.auth.project, config_id=config_id)
-        changes = _validated(UpdateScoreConfigRequestSerializer, request.data)
+        changes = validated(UpdateScoreConfigRequestSerializer, request.data)
         config = services.score_config_update(access=request.auth, config=config, changes=changes)
         return Response(ScoreConfigResponseSerializer(config).data)
 

@@ -18,11 +18,14 @@ class ScoreValueField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class CreateTraceScoreRequestSerializer(serializers.Serializer):
-    trace_id = serializers.UUIDField(help_text="Trace UUID to attach the score to.")
+class CreateScoreRequestSerializer(serializers.Serializer):
+    """What every score creation takes; trace and session scores add what they score."""
+
     name = serializers.CharField(max_length=255, help_text="Metric/score name.")
     value = ScoreValueField(help_text="NUMERIC: '0.85', BOOLEAN: 'true', CATEGORICAL: 'PASS'.")
-    data_type = serializers.ChoiceField(choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
+    data_type = serializers.ChoiceField(
+        choices=ScoreDataType.choices, required=False, help_text="Default: the config's, else NUMERIC."
+    )
     source = serializers.ChoiceField(choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
     reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     metadata = serializers.DictField(required=False, allow_null=True)
@@ -36,6 +39,10 @@ class CreateTraceScoreRequestSerializer(serializers.Serializer):
                 "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."
             )
         return value
+
+
+class CreateTraceScoreRequestSerializer(CreateScoreRequestSerializer):
+    trace_id = serializers.UUIDField(help_text="Trace UUID to attach the score to.")
 
 
 class UpdateTraceScoreRequestSerializer(serializers.Serializer):

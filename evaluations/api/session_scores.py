@@ -8,37 +8,20 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 
 from ..models import ScoreDataType, ScoreSource, ScoreStatus
 from ..selectors import annotations as annotation_selectors
 from ..selectors import sessions as session_selectors
 from ..services import session_scores as services
-from .serializers import CALLER_SOURCES, ScoreValueField, UpdateTraceScoreRequestSerializer
+from .serializers import CreateScoreRequestSerializer, UpdateTraceScoreRequestSerializer
 
 TAGS = ["session-scores"]
 
 
-class CreateSessionScoreRequestSerializer(serializers.Serializer):
+class CreateSessionScoreRequestSerializer(CreateScoreRequestSerializer):
     session_id = serializers.CharField(max_length=255, help_text="Session to attach the score to.")
-    name = serializers.CharField(max_length=255, help_text="Metric/score name.")
-    value = ScoreValueField(help_text="NUMERIC: '0.85', BOOLEAN: 'true', CATEGORICAL: 'PASS'.")
-    data_type = serializers.ChoiceField(
-        choices=ScoreDataType.choices, required=False, help_text="Default: the config's, else NUMERIC."
-    )
-    source = serializers.ChoiceField(choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    metadata = serializers.DictField(required=False, allow_null=True)
-    config_id = serializers.UUIDField(
-        required=False, allow_null=True, help_text="A score config to check against."
-    )
-
-    def validate_source(self, value: str) -> str:
-        if value not in CALLER_SOURCES:
-            raise serializers.ValidationError(
-                "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."
-            )
-        return value
 
 
 class UpdateSessionScoreRequestSerializer(UpdateTraceScoreRequestSerializer):
@@ -65,12 +48,6 @@ class SessionScoreResponseSerializer(serializers.Serializer):
 SessionScorePage = envelope_schema(SessionScoreResponseSerializer, "PaginatedSessionScoreResponse")
 
 
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 def _score_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
@@ -86,7 +63,7 @@ class SessionScoreCollectionView(APIView):
         tags=TAGS,
     )
     def post(self, request):
-        data = _validated(CreateSessionScoreRequestSerializer, request.data)
+        data = validated(CreateSessionScoreRequestSerializer, request.data)
         config = annotation_selectors.score_config_for_input(
             project=request.auth.project, config_id=data.pop("config_id", None)
         )
@@ -146,7 +123,7 @@ class SessionScoreDetailView(APIView):
         score = session_selectors.session_score_get(
             project=request.auth.project, score_id=_score_id(session_id)
         )
-        changes = _validated(UpdateSessionScoreRequestSerializer, request.data)
+        changes = validated(UpdateSessionScoreRequestSerializer, request.data)
         score = services.session_score_update(access=request.auth, score=score, changes=changes)
         return Response(SessionScoreResponseSerializer(score).data)
 

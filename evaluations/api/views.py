@@ -7,11 +7,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 from pandaprobe.projects.models import Membership
 
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
 from ..selectors import scores as selectors
+from ..selectors.annotations import score_config_for_input
 from ..services import scores as services
 from . import serializers as s
 from .export import CONTENT_TYPES, export_chunks
@@ -35,12 +37,6 @@ PAGE_PARAMETERS = [
 TAGS = ["trace-scores"]
 
 
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class TraceScoreCollectionView(APIView):
     @extend_schema(
         operation_id="create_trace_score",
@@ -49,12 +45,10 @@ class TraceScoreCollectionView(APIView):
         tags=TAGS,
     )
     def post(self, request):
-        data = dict(_validated(s.CreateTraceScoreRequestSerializer, request.data))
-        project = request.auth.project
-        data["config"] = selectors.score_config_for_score(
-            project=project, config_id=data.pop("config_id", None)
-        )
-        score = services.trace_score_create(access=request.auth, **data)
+        data = validated(s.CreateTraceScoreRequestSerializer, request.data)
+        config = score_config_for_input(project=request.auth.project, config_id=data.pop("config_id", None))
+        data.setdefault("data_type", config.data_type if config else ScoreDataType.NUMERIC)
+        score = services.trace_score_create(access=request.auth, config=config, **data)
         return Response(s.TraceScoreResponseSerializer(score).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -107,7 +101,7 @@ class TraceScoreDetailView(APIView):
     )
     def patch(self, request, score_id):
         score = selectors.trace_score_get(project=request.auth.project, score_id=score_id)
-        changes = _validated(s.UpdateTraceScoreRequestSerializer, request.data)
+        changes = validated(s.UpdateTraceScoreRequestSerializer, request.data)
         score = services.trace_score_update(access=request.auth, score=score, changes=changes)
         return Response(s.TraceScoreResponseSerializer(score).data)
 

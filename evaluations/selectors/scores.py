@@ -4,7 +4,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
@@ -15,7 +14,7 @@ from pandaprobe.api.errors import require_valid
 from pandaprobe.traces.selectors import trace_get_bare
 
 from ..filters import ExportParams, TraceScoreFilter
-from ..models import ScoreConfig, ScoreEvent, SessionScore, TraceScore
+from ..models import ScoreEvent, SessionScore, TraceScore
 
 # Newest first; equal created_at falls back to the higher id so pages and "latest" are stable.
 NEWEST_FIRST = ("-created_at", "-id")
@@ -42,17 +41,6 @@ def trace_scores_list(*, project, params) -> QuerySet:
     """The project's scores filtered by query parameters (422 on a bad one), newest first."""
     filterset = require_valid(TraceScoreFilter(params, queryset=trace_scores_of(project)))
     return filterset.qs.order_by(*NEWEST_FIRST)
-
-
-def score_config_for_score(*, project, config_id) -> ScoreConfig | None:
-    """The config a new score names, or None when it names none (422 naming config_id if it is not
-    one of the project's)."""
-    if config_id is None:
-        return None
-    config = ScoreConfig.objects.filter(project=project, pk=config_id).first()
-    if config is None:
-        raise ValidationError({"config_id": "no such score config in this project"})
-    return config
 
 
 def exact_count(queryset: QuerySet) -> int:

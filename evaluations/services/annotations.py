@@ -4,13 +4,15 @@ Both paths are the ordinary score services, so the rules and the edit history ar
 through the API.
 """
 
+from functools import partial
+
 from evaluations.models import ScoreConfig, ScoreSource, SessionScore, TraceScore
 from evaluations.selectors.scores import latest_scores_for_trace
 from evaluations.selectors.sessions import latest_session_scores
 from pandaprobe.projects.authentication import ProjectAccess
 
-from .scores import trace_score_create, trace_score_update
-from .session_scores import session_score_create, session_score_update
+from .scores import score_update, trace_score_create
+from .session_scores import session_score_create
 
 
 def own_annotation(scores: list, *, user, name: str, data_type: str, config: ScoreConfig | None):
@@ -29,9 +31,19 @@ def own_annotation(scores: list, *, user, name: str, data_type: str, config: Sco
     return None
 
 
-def _changes(value: str, reason: str | None, reason_given: bool) -> dict:
-    # PATCH semantics: the reason changes only when the reviewer gave (or cleared) one.
-    return {"value": value, "reason": reason} if reason_given else {"value": value}
+def _annotate(access: ProjectAccess, latest: list, create, fields: dict, reason_given: bool):
+    """Edit the user's own latest score of that name (PATCH semantics), else create one."""
+    own = own_annotation(
+        latest, user=access.user, name=fields["name"], data_type=fields["data_type"], config=fields["config"]
+    )
+    if own is not None:
+        changes = (
+            {"value": fields["value"], "reason": fields["reason"]}
+            if reason_given
+            else {"value": fields["value"]}
+        )
+        return score_update(access=access, score=own, changes=changes), False
+    return create(access=access, source=ScoreSource.ANNOTATION, **fields), True
 
 
 def trace_score_annotate(
@@ -47,26 +59,20 @@ def trace_score_annotate(
 ) -> tuple[TraceScore, bool]:
     """Save a reviewer's score of a trace; returns (score, created).
 
-    Edits (trace_score_update) when the latest score of that name is this user's own annotation
-    of the same type and config; otherwise creates one with source ANNOTATION.
+    Edits the latest score of that name when it is this user's own annotation of the same type and
+    config (the reason changes only when the reviewer gave or cleared one); otherwise creates one
+    with source ANNOTATION.
     """
-    name = (name or "").strip()
+    fields = {
+        "name": (name or "").strip(),
+        "value": value,
+        "data_type": data_type,
+        "config": config,
+        "reason": reason,
+    }
     latest = latest_scores_for_trace(project=access.project, trace_id=trace_id)
-    own = own_annotation(latest, user=access.user, name=name, data_type=data_type, config=config)
-    if own is not None:
-        changes = _changes(value, reason, reason_given)
-        return trace_score_update(access=access, score=own, changes=changes), False
-    score = trace_score_create(
-        access=access,
-        trace_id=trace_id,
-        name=name,
-        value=value,
-        data_type=data_type,
-        source=ScoreSource.ANNOTATION,
-        reason=reason,
-        config=config,
-    )
-    return score, True
+    create = partial(trace_score_create, trace_id=trace_id)
+    return _annotate(access, latest, create, fields, reason_given)
 
 
 def session_score_annotate(
@@ -82,20 +88,13 @@ def session_score_annotate(
 ) -> tuple[SessionScore, bool]:
     """Save a reviewer's score of a whole session; returns (score, created). Same rule as
     `trace_score_annotate`."""
-    name = (name or "").strip()
+    fields = {
+        "name": (name or "").strip(),
+        "value": value,
+        "data_type": data_type,
+        "config": config,
+        "reason": reason,
+    }
     latest = latest_session_scores(project=access.project, session_id=session_id)
-    own = own_annotation(latest, user=access.user, name=name, data_type=data_type, config=config)
-    if own is not None:
-        changes = _changes(value, reason, reason_given)
-        return session_score_update(access=access, score=own, changes=changes), False
-    score = session_score_create(
-        access=access,
-        session_id=session_id,
-        name=name,
-        value=value,
-        data_type=data_type,
-        source=ScoreSource.ANNOTATION,
-        reason=reason,
-        config=config,
-    )
-    return score, True
+    create = partial(session_score_create, session_id=session_id)
+    return _annotate(access, latest, create, fields, reason_given)

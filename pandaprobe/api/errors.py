@@ -59,6 +59,17 @@ def _django_validation_detail(exc: DjangoValidationError):
     return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
 
 
+def validated(serializer_class, data, **kwargs) -> dict:
+    """A request body's validated data (a copy the caller may change); else a 422 naming each bad field."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return (
+        dict(serializer.validated_data)
+        if isinstance(serializer.validated_data, dict)
+        else serializer.validated_data
+    )
+
+
 def require_valid(form_or_filterset):
     """The form or filterset (django-filter) once its input is valid; else a 422 naming each bad field."""
     form = getattr(form_or_filterset, "form", form_or_filterset)

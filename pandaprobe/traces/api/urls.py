@@ -8,7 +8,9 @@ urlpatterns = [
     path("traces/batch/tags", views.TraceBatchTagsView.as_view(), name="api-traces-batch-tags"),
     path("traces/<uuid:trace_id>", views.TraceDetailView.as_view(), name="api-trace-detail"),
     path("traces/<uuid:trace_id>/spans", views.SpanCollectionView.as_view(), name="api-trace-spans"),
-    path("traces/<uuid:trace_id>/spans/<uuid:span_id>", views.SpanDetailView.as_view(), name="api-span-detail"),
+    path(
+        "traces/<uuid:trace_id>/spans/<uuid:span_id>", views.SpanDetailView.as_view(), name="api-span-detail"
+    ),
     path("sessions", views.SessionCollectionView.as_view(), name="api-sessions"),
     path("sessions/<str:session_id>", views.SessionDetailView.as_view(), name="api-session-detail"),
 ]

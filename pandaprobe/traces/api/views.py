@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pandaprobe.api.errors import validate_all
+from pandaprobe.api.errors import validate_all, validated
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 
 from .. import selectors, services
@@ -24,12 +24,6 @@ PAGE_PARAMETERS = [
 ]
 
 
-def _validated(serializer_class, data, **kwargs):
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class TraceCollectionView(APIView):
     @extend_schema(
         operation_id="ingest_trace",
@@ -38,7 +32,7 @@ class TraceCollectionView(APIView):
         tags=["traces"],
     )
     def post(self, request):
-        data = _validated(s.TraceCreateSerializer, request.data)
+        data = validated(s.TraceCreateSerializer, request.data)
         trace = services.trace_ingest(project=request.auth.project, data=data)
         body = {"trace_id": str(trace.trace_id), "task_id": str(uuid.uuid4())}
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -85,7 +79,7 @@ class TraceDetailView(APIView):
     )
     def patch(self, request, trace_id):
         trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
-        data = _validated(s.TraceUpdateSerializer, request.data)
+        data = validated(s.TraceUpdateSerializer, request.data)
         services.trace_update(trace=trace, data=data)
         trace = selectors.trace_get(project=request.auth.project, trace_id=trace_id)
         return Response(s.TraceResponseSerializer(trace).data)
@@ -106,7 +100,7 @@ class SpanCollectionView(APIView):
     )
     def post(self, request, trace_id):
         trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
-        spans_data = _validated(s.SpanListSerializer, request.data)
+        spans_data = validated(s.SpanListSerializer, request.data)
         spans = services.spans_add(trace=trace, spans_data=spans_data)
         return Response({"span_ids": [str(span.span_id) for span in spans]}, status=status.HTTP_201_CREATED)
 
@@ -120,7 +114,7 @@ class SpanDetailView(APIView):
     )
     def patch(self, request, trace_id, span_id):
         span = selectors.span_get(project=request.auth.project, trace_id=trace_id, span_id=span_id)
-        data = _validated(s.SpanUpdateSerializer, request.data)
+        data = validated(s.SpanUpdateSerializer, request.data)
         span = services.span_update(span=span, data=data)
         return Response(s.SpanResponseSerializer(span).data)
 
@@ -133,7 +127,7 @@ class TraceBatchDeleteView(APIView):
         tags=["traces"],
     )
     def post(self, request):
-        data = _validated(s.TraceIdsSerializer, request.data)
+        data = validated(s.TraceIdsSerializer, request.data)
         deleted = services.traces_delete(project=request.auth.project, trace_ids=data["trace_ids"])
         return Response({"deleted": deleted})
 
@@ -146,7 +140,7 @@ class TraceBatchTagsView(APIView):
         tags=["traces"],
     )
     def post(self, request):
-        data = _validated(s.BatchTagsSerializer, request.data)
+        data = validated(s.BatchTagsSerializer, request.data)
         updated = services.traces_retag(project=request.auth.project, **data)
         return Response({"updated": updated})
 
