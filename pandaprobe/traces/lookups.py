@@ -28,3 +28,15 @@ class TagListField(JSONField):
 
 
 TagListField.register_lookup(AnyOf)
+
+
+class PayloadJSONField(JSONField):
+    """A JSON column for a span's large payloads (input, output).
+
+    Django 5.2 bulk-inserts on PostgreSQL through UNNEST of one array per column, for which psycopg
+    quotes every JSON document into array text in Python: on ingestion that was ~11% of a request's
+    CPU. A field with its own `get_placeholder` keeps the span insert on plain VALUES.
+    """
+
+    def get_placeholder(self, value, compiler, connection) -> str:
+        return "%s"

@@ -4,7 +4,7 @@ from django.db import models
 
 from pandaprobe.projects.models import Project
 
-from .lookups import TagListField
+from .lookups import PayloadJSONField, TagListField
 
 
 class TraceStatus(models.TextChoices):
@@ -81,8 +81,8 @@ class Span(models.Model):
     name = models.CharField(max_length=512)
     kind = models.CharField(max_length=16, choices=SpanKind.choices, default=SpanKind.OTHER)
     status = models.CharField(max_length=8, choices=SpanStatus.choices, default=SpanStatus.UNSET)
-    input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
+    input = PayloadJSONField(null=True, blank=True)
+    output = PayloadJSONField(null=True, blank=True)
     model = models.CharField(max_length=255, null=True, blank=True)
     token_usage = models.JSONField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)

@@ -143,30 +143,33 @@ def trace_ingest(*, project: Project, data: dict) -> Trace:
     data = {**data, "trace_id": data.get("trace_id") or uuid.uuid4()}
     spans_data = _dedupe_spans(data.pop("spans", None) or [])
     try:
-        return _trace_ingest_once(project, data, spans_data)
+        # Most traces arrive once: insert straight away, with no lookup or lock first.
+        with transaction.atomic():
+            return _trace_create(project, data, spans_data)
     except IntegrityError:
-        # Two first deliveries of one trace raced; the loser merges into the winner's row.
-        return _trace_ingest_once(project, data, spans_data)
-
-
-def _trace_ingest_once(project: Project, data: dict, spans_data: list[dict]) -> Trace:
+        pass
+    # The id exists: a re-delivery, a later part of the trace, a concurrent first delivery, or
+    # another project's trace. Merge under the row's lock.
     with transaction.atomic():
         trace = _lock_trace(project, data["trace_id"])
-        is_new = trace is None
-        if is_new:
-            trace = _new_trace(project, data)
-            spans = [_merge_span(_new_span(trace, s), s) for s in spans_data]
-            trace.span_count = len(spans)
-            trace.total_tokens = sum(s.total_tokens for s in spans)
-            trace.total_cost = sum(s.total_cost for s in spans)
-            trace.save(force_insert=True)
-            Span.objects.bulk_create(spans)
-            return trace
+        if trace is None:  # deleted in between
+            return _trace_create(project, data, spans_data)
         _merge_trace(trace, data)
         _upsert_spans(trace, spans_data)
         _refresh_totals(trace)
         trace.save()
         return trace
+
+
+def _trace_create(project: Project, data: dict, spans_data: list[dict]) -> Trace:
+    trace = _new_trace(project, data)
+    spans = [_merge_span(_new_span(trace, s), s) for s in spans_data]
+    trace.span_count = len(spans)
+    trace.total_tokens = sum(s.total_tokens for s in spans)
+    trace.total_cost = sum(s.total_cost for s in spans)
+    trace.save(force_insert=True)
+    Span.objects.bulk_create(spans)
+    return trace
 
 
 def _dedupe_spans(spans_data: list[dict]) -> list[dict]:
