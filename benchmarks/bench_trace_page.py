@@ -203,7 +203,7 @@ def run(args) -> list[dict]:
         import common
 
         try:
-            url = common.database_ensure(server, PG_DATABASE)
+            url = common.database_ensure(server, PG_DATABASE, fresh=True)  # small: rebuilt every run
         except Exception as exc:  # no server there: say so rather than fail the SQLite figures
             return rows + [_row(f"{NAME} [postgresql]: skipped ({type(exc).__name__})", None, ok=None)]
         rows += _child(url, samples)
