@@ -92,19 +92,18 @@ def parts(template: bytes, key: str, project_name: str) -> dict[str, Callable[[]
     from django.test import RequestFactory
     from rest_framework.request import Request
 
+    from pandaprobe.api.errors import validated_model
     from pandaprobe.projects.authentication import ApiKeyAuthentication
     from pandaprobe.projects.models import Project
     from pandaprobe.traces import services
-    from pandaprobe.traces.api.serializers import TraceCreateSerializer
+    from pandaprobe.traces.api.schemas import TraceCreate
 
     body = json.loads(template)
-    serializer = TraceCreateSerializer(data=body)
-    serializer.is_valid(raise_exception=True)
-    validated, project = serializer.validated_data, Project.objects.get(name=project_name)
+    validated, project = validated_model(TraceCreate, body), Project.objects.get(name=project_name)
     request = RequestFactory().post("/traces", HTTP_X_API_KEY=key, HTTP_X_PROJECT_NAME=project_name)
     return {
         "API key authentication": lambda: ApiKeyAuthentication().authenticate(Request(request)),
-        "validation (TraceCreateSerializer, 10 spans)": lambda: TraceCreateSerializer(data=body).is_valid(),
+        "validation (TraceCreate schema, 10 spans)": lambda: validated_model(TraceCreate, body),
         "trace_ingest service": lambda: services.trace_ingest(
             project=project, data={**validated, "trace_id": uuid.uuid4()}
         ),

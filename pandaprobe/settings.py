@@ -195,11 +195,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "PandaProbe Eval",
     "DESCRIPTION": "Self-hostable evaluation service for AI-agent traces (PandaProbe-compatible API).",
     "VERSION": "0.1.0",
+    # 3.1 like the reference document; the pydantic request bodies use its `"type": "null"`.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
+    "COMPONENT_SPLIT_REQUEST": False,
     # Security schemes come from pandaprobe/projects/schema.py, one per authentication class.
     # Enums named as in the reference document (several models have a `status`).
     "ENUM_NAME_OVERRIDES": {

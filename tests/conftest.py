@@ -4,6 +4,7 @@ import dramatiq
 import pytest
 from rest_framework.test import APIClient
 
+from pandaprobe.projects import selectors as project_selectors
 from pandaprobe.projects import services as project_services
 from pandaprobe.projects.models import Membership
 
@@ -12,6 +13,13 @@ from .factories import MembershipFactory, ProjectFactory
 
 def pytest_configure(config):
     config.option.nomigrations = True  # tables from models; `test_migrations` checks they are in sync
+
+
+@pytest.fixture(autouse=True)
+def _no_api_key_cache(monkeypatch):
+    # Every request looks its key up, so query counts and credential changes are deterministic;
+    # tests/projects/test_api_key_cache.py turns the cache back on to test it.
+    monkeypatch.setattr(project_selectors, "API_KEY_CACHE_SECONDS", 0.0)
 
 
 @pytest.fixture(autouse=True)

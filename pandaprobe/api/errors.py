@@ -7,6 +7,7 @@ Every error is `{"detail": "..."}`; validation errors are 422
 from collections.abc import Callable
 from typing import Any
 
+import pydantic
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -68,6 +69,26 @@ def validated(serializer_class, data, **kwargs) -> dict:
         if isinstance(serializer.validated_data, dict)
         else serializer.validated_data
     )
+
+
+def validated_model(model: type[pydantic.BaseModel], data) -> Any:
+    """A request body checked by a pydantic model, as plain data holding only what was sent (an upsert
+    tells "not sent" from null); else a 422 naming each bad field, e.g. `spans.3.kind`."""
+    try:
+        return model.model_validate(data).model_dump(exclude_unset=True)
+    except pydantic.ValidationError as exc:
+        raise exceptions.ValidationError(pydantic_errors(exc)) from None
+
+
+def pydantic_errors(exc: pydantic.ValidationError) -> dict[str, list[str]]:
+    """`{"spans.0.kind": [message, ...]}`; a custom error's `json_path` reaches into a JSON value."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        path = [str(part) for part in error["loc"]]
+        inner = (error.get("ctx") or {}).get("json_path")
+        field = ".".join([*path, inner] if inner else path) or "body"
+        errors.setdefault(field, []).append(error["msg"])
+    return errors
 
 
 def require_valid(form_or_filterset):

@@ -17,11 +17,15 @@ MAX_JSON_DEPTH = 64
 _UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
 
 
-def _text_problem(text: str) -> str | None:
+def text_problem(text: str) -> str | None:
     found = _UNSTORABLE_CHAR.search(text)
     if found is None:
         return None
-    return "Null characters are not allowed." if found.group() == "\x00" else "Surrogate characters are not allowed."
+    return (
+        "Null characters are not allowed."
+        if found.group() == "\x00"
+        else "Surrogate characters are not allowed."
+    )
 
 
 def _children(value, path: str):
@@ -38,13 +42,13 @@ def json_problem(value) -> tuple[str, str] | None:
         if depth > MAX_JSON_DEPTH:
             return path, f"Nesting deeper than {MAX_JSON_DEPTH} levels is not allowed."
         if isinstance(current, str):
-            problem = _text_problem(current)
+            problem = text_problem(current)
         elif isinstance(current, float) and not math.isfinite(current):
             problem = "Only finite numbers are allowed."
         elif isinstance(current, (dict, list)):
             problem = None
             for key, child, child_path in _children(current, path):
-                key_problem = _text_problem(key) if isinstance(key, str) else None
+                key_problem = text_problem(key) if isinstance(key, str) else None
                 if key_problem:
                     return path, f"Keys: {key_problem}"
                 stack.append((child, child_path, depth + 1))

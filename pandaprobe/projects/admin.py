@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from . import services
+from . import selectors, services
 from .models import ApiKey, Membership, PersonalAccessToken, Project
 
 
@@ -50,6 +50,19 @@ class ApiKeyAdmin(CredentialAdmin):
     search_fields = ["name", "key_prefix", "project__name"]
     fields = ["project", "name", "is_active", "expires_at", "key_prefix", "last_used_at", "created_at"]
     actions = [revoke_keys]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        selectors.api_key_forget(obj)  # an edit (e.g. unticking "active") applies at once
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        selectors.api_key_forget(obj)
+
+    def delete_queryset(self, request, queryset):
+        for key in queryset:
+            selectors.api_key_forget(key)
+        super().delete_queryset(request, queryset)
 
     def issue(self, obj):
         issued = services.api_key_create(project=obj.project, name=obj.name, expires_at=obj.expires_at)

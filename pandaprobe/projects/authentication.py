@@ -44,8 +44,11 @@ class ProjectAccess:
         return "system"
 
 
-def _record_use(actor, **kwargs) -> None:
-    transaction.on_commit(lambda: actor.send(**kwargs, used_at=timezone.now().isoformat()))
+def _record_use(credential, actor, **kwargs) -> None:
+    now = timezone.now()
+    # The credential may be the cached instance: mark it, so the next requests do not send again.
+    credential.last_used_at = now
+    transaction.on_commit(lambda: actor.send(**kwargs, used_at=now.isoformat()))
 
 
 def _parse_project_id(raw: str | None) -> uuid.UUID | None:
@@ -88,7 +91,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                 "API key does not belong to the project named in X-Project-Name"
             )
         if services.credential_touch_due(key.last_used_at):
-            _record_use(tasks.record_api_key_use, api_key_id=str(key.pk))
+            _record_use(key, tasks.record_api_key_use, api_key_id=str(key.pk))
         return AnonymousUser(), ProjectAccess(project=key.project, api_key=key)
 
     def authenticate_header(self, request) -> str:
@@ -108,7 +111,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Access token has expired")
         access = user_project_access(token.user, _parse_project_id(request.META.get("HTTP_X_PROJECT_ID")))
         if services.credential_touch_due(token.last_used_at):
-            _record_use(tasks.record_access_token_use, token_id=str(token.pk))
+            _record_use(token, tasks.record_access_token_use, token_id=str(token.pk))
         return token.user, access
 
     def authenticate_header(self, request) -> str:

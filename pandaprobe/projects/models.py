@@ -1,3 +1,4 @@
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -15,6 +16,11 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def hash_secret(raw: str) -> str:
+    """How a credential's secret is stored and looked up: its SHA-256, hex."""
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class HashedCredential(models.Model):

@@ -1,6 +1,5 @@
 """Writes for projects, API keys, memberships and personal access tokens."""
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,15 +7,12 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiKey, HashedCredential, Membership, PersonalAccessToken, Project
+from .models import ApiKey, HashedCredential, Membership, PersonalAccessToken, Project, hash_secret
+from .selectors import api_key_forget
 
 API_KEY_PREFIX = "sk_pp_"
 ACCESS_TOKEN_PREFIX = "pat_pp_"
 DISPLAY_PREFIX_LENGTH = 12
-
-
-def hash_secret(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -56,8 +52,11 @@ def api_key_create(*, project: Project, name: str = "", expires_at: datetime | N
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revoke a key: refused from the next request in this process, within
+    `selectors.API_KEY_CACHE_SECONDS` in the others."""
     ApiKey.objects.filter(pk=api_key.pk).update(is_active=False)
     api_key.is_active = False
+    api_key_forget(api_key)
 
 
 def api_key_mark_used(*, api_key_id: str, used_at: datetime) -> None:

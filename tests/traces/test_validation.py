@@ -48,7 +48,7 @@ BAD_TRACE_BODIES = [
         "spans.0.cost.total",
         id="cost-overflows-to-inf",
     ),
-    pytest.param(json.dumps(trace_body(input={"x": 1.0})).replace("1.0", "-1e400"), "input", id="json-inf"),
+    pytest.param(json.dumps(trace_body(input={"x": 1.0})).replace("1.0", "-1e400"), "input.x", id="json-inf"),
     pytest.param(trace_body(span_body(cost={"total": 1e300})), "spans.0.cost.total", id="cost-huge"),
     pytest.param(trace_body(span_body(cost={"total": -1})), "spans.0.cost.total", id="cost-negative"),
     pytest.param(trace_body(span_body(cost=[1])), "spans.0.cost", id="cost-list"),

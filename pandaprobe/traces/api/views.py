@@ -9,11 +9,12 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pandaprobe.api.errors import validate_all, validated
+from pandaprobe.api.errors import validate_all, validated, validated_model
 from pandaprobe.api.pagination import envelope_schema, page_params, paginate
 
 from .. import selectors, services
 from ..filters import SessionGroupParams, TraceFilter
+from . import schemas
 from . import serializers as s
 
 TraceListPage = envelope_schema(s.TraceListItemSerializer, "PaginatedTraceListItem")
@@ -27,12 +28,12 @@ PAGE_PARAMETERS = [
 class TraceCollectionView(APIView):
     @extend_schema(
         operation_id="ingest_trace",
-        request=s.TraceCreateSerializer,
+        request=schemas.TraceCreate,
         responses={202: s.TraceAcceptedSerializer},
         tags=["traces"],
     )
     def post(self, request):
-        data = validated(s.TraceCreateSerializer, request.data)
+        data = validated_model(schemas.TraceCreate, request.data)
         trace = services.trace_ingest(project=request.auth.project, data=data)
         body = {"trace_id": str(trace.trace_id), "task_id": str(uuid.uuid4())}
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -73,13 +74,13 @@ class TraceDetailView(APIView):
 
     @extend_schema(
         operation_id="update_trace",
-        request=s.TraceUpdateSerializer,
+        request=schemas.TraceUpdate,
         responses=s.TraceResponseSerializer,
         tags=["traces"],
     )
     def patch(self, request, trace_id):
         trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
-        data = validated(s.TraceUpdateSerializer, request.data)
+        data = validated_model(schemas.TraceUpdate, request.data)
         services.trace_update(trace=trace, data=data)
         trace = selectors.trace_get(project=request.auth.project, trace_id=trace_id)
         return Response(s.TraceResponseSerializer(trace).data)
@@ -94,13 +95,13 @@ class TraceDetailView(APIView):
 class SpanCollectionView(APIView):
     @extend_schema(
         operation_id="add_spans",
-        request=s.SpanCreateSerializer(many=True),
+        request=schemas.SpanList,
         responses={201: s.SpansAcceptedSerializer},
         tags=["traces"],
     )
     def post(self, request, trace_id):
         trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
-        spans_data = validated(s.SpanListSerializer, request.data)
+        spans_data = validated_model(schemas.SpanList, request.data)
         spans = services.spans_add(trace=trace, spans_data=spans_data)
         return Response({"span_ids": [str(span.span_id) for span in spans]}, status=status.HTTP_201_CREATED)
 
@@ -108,13 +109,13 @@ class SpanCollectionView(APIView):
 class SpanDetailView(APIView):
     @extend_schema(
         operation_id="update_span",
-        request=s.SpanUpdateSerializer,
+        request=schemas.SpanUpdate,
         responses=s.SpanResponseSerializer,
         tags=["traces"],
     )
     def patch(self, request, trace_id, span_id):
         span = selectors.span_get(project=request.auth.project, trace_id=trace_id, span_id=span_id)
-        data = validated(s.SpanUpdateSerializer, request.data)
+        data = validated_model(schemas.SpanUpdate, request.data)
         span = services.span_update(span=span, data=data)
         return Response(s.SpanResponseSerializer(span).data)
 

@@ -20,10 +20,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from pandaprobe.api.errors import validated_model
 from pandaprobe.projects.models import Project
 
 from .. import services
-from ..api.serializers import TraceCreateSerializer
+from ..api.schemas import TraceCreate
 from ..models import Trace
 from .agents import AGENTS
 from .draft import TraceDraft, iso
@@ -137,16 +138,14 @@ def bench_trace_body(*, seed: int = 1, now: datetime | None = None) -> dict:
 def demo_seed(*, project: Project, now: datetime | None = None, seed: int = DEMO_SEED) -> int:
     """Ingest the demo traces into `project` unless it has traces already; returns how many were added.
 
-    All or nothing: one transaction, and each body is validated by the API's serializer first.
+    All or nothing: one transaction, and each body is validated by the API's schema first.
     """
     if Trace.objects.filter(project=project).exists():
         return 0
     bodies = demo_trace_bodies(now=now or timezone.now(), seed=seed)
     with transaction.atomic():
         for body in bodies:
-            serializer = TraceCreateSerializer(data=body)
-            serializer.is_valid(raise_exception=True)
-            services.trace_ingest(project=project, data=serializer.validated_data)
+            services.trace_ingest(project=project, data=validated_model(TraceCreate, body))
     return len(bodies)
 
 
