@@ -59,29 +59,6 @@ def json_problem(value) -> tuple[str, str] | None:
     return None
 
 
-def check_json(value):
-    """Raise a ValidationError naming the inner path of the first value that cannot be stored."""
-    problem = json_problem(value)
-    if problem is not None:
-        path, message = problem
-        raise serializers.ValidationError({path: [message]} if path else [message])
-    return value
-
-
-class SafeJSONField(serializers.JSONField):
-    """Any JSON value the database can store and the API can render back."""
-
-    def to_internal_value(self, data):
-        return check_json(super().to_internal_value(data))
-
-
-class SafeDictField(serializers.DictField):
-    """A JSON object (not a list or a scalar) the database can store."""
-
-    def to_internal_value(self, data):
-        return check_json(super().to_internal_value(data))
-
-
 class StrictCharField(serializers.CharField):
     """A string; unlike DRF's CharField, a number or a boolean is refused rather than stringified."""
 

@@ -6,9 +6,9 @@ costs ~0.15 ms here against ~1.2 ms with nested serializers (benchmarks/bench_in
 defaults are filled in: an upsert must tell "not sent" from "sent", so the ingestion service
 applies defaults only when it creates a row (`model_dump(exclude_unset=True)`).
 
-Beyond the schema, a value must be one the database can store and the API can render back: no
-NUL or lone surrogate in text, finite numbers, JSON nested at most `MAX_JSON_DEPTH` deep, whole
-token counts within BIGINT sums.
+Whether every value can be stored at all (no NUL or lone surrogate, finite numbers, bounded
+nesting) is checked once for every endpoint by the JSON parser (pandaprobe/api/parsers.py); these
+models add the schema, and whole token counts within BIGINT sums.
 """
 
 from datetime import UTC, datetime
@@ -18,30 +18,12 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictStr
 from pydantic_core import PydanticCustomError
 
-from pandaprobe.api.fields import json_problem, text_problem
-
 from ..services import TOKEN_COUNT_KEYS
 
 MAX_SPANS_PER_BODY = 500
 # Bounds that keep per-trace sums inside a BIGINT and a finite float, however many spans a trace has.
 MAX_TOKEN_COUNT = 10**12
 MAX_COST = 1e9
-
-
-def _storable_text(value: str) -> str:
-    problem = text_problem(value)
-    if problem:
-        raise PydanticCustomError("unstorable_text", problem)
-    return value
-
-
-def _storable_json(value: Any) -> Any:
-    problem = json_problem(value)
-    if problem:
-        path, message = problem
-        # `json_path` extends the error's location into the value (see errors.pydantic_errors).
-        raise PydanticCustomError("unstorable_json", "{message}", {"message": message, "json_path": path})
-    return value
 
 
 def _timestamp_text(value: Any) -> Any:
@@ -77,11 +59,11 @@ def _token_counts(usage: dict) -> dict:
     return usage
 
 
-Text = Annotated[StrictStr, AfterValidator(_storable_text)]
+Text = StrictStr
 Name = Annotated[Text, Field(min_length=1, max_length=512)]
 Label = Annotated[Text, Field(max_length=255)]
-Json = Annotated[Any, AfterValidator(_storable_json)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+Json = Any
+JsonObject = dict[str, Any]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp_text), AfterValidator(_as_utc)]
 Id = Annotated[UUID, BeforeValidator(_uuid_text)]
 TokenUsage = Annotated[JsonObject, AfterValidator(_token_counts)]
