@@ -11,18 +11,22 @@ from .models import ScoreConfig, ScoreDataType, ScoreSource, ScoreStatus, Sessio
 EXPORT_FORMATS = [("csv", "csv"), ("jsonl", "jsonl")]
 
 
-class TraceScoreFilter(django_filters.FilterSet):
-    """The list page's filters; `date_from` is inclusive and `date_to` exclusive, on created_at."""
+class ScoreFilter(django_filters.FilterSet):
+    """What trace and session scores are both filtered by. `date_from` is inclusive and `date_to`
+    exclusive, on created_at."""
 
-    trace_id = django_filters.UUIDFilter()
     name = django_filters.CharFilter()
     source = django_filters.ChoiceFilter(choices=ScoreSource.choices)
     status = django_filters.ChoiceFilter(choices=ScoreStatus.choices)
-    data_type = django_filters.ChoiceFilter(choices=ScoreDataType.choices)
     eval_run_id = django_filters.UUIDFilter()
-    environment = django_filters.CharFilter()
     date_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     date_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+
+class TraceScoreFilter(ScoreFilter):
+    trace_id = django_filters.UUIDFilter()
+    data_type = django_filters.ChoiceFilter(choices=ScoreDataType.choices)
+    environment = django_filters.CharFilter()
 
     class Meta:
         model = TraceScore
@@ -33,16 +37,8 @@ class ExportParams(forms.Form):
     format = forms.ChoiceField(choices=EXPORT_FORMATS)
 
 
-class SessionScoreFilter(django_filters.FilterSet):
-    """`date_from` is inclusive and `date_to` exclusive, on created_at (as for trace scores)."""
-
+class SessionScoreFilter(ScoreFilter):
     session_id = django_filters.CharFilter()
-    name = django_filters.CharFilter()
-    source = django_filters.ChoiceFilter(choices=ScoreSource.choices)
-    status = django_filters.ChoiceFilter(choices=ScoreStatus.choices)
-    eval_run_id = django_filters.UUIDFilter()
-    date_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    date_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = SessionScore

@@ -15,7 +15,7 @@ from pandaprobe.traces.selectors import trace_get, trace_list
 
 from ..filters import ScoreConfigFilter, TraceScorePresenceFilter
 from ..models import ScoreConfig, ScoreEvent, TraceScore
-from .scores import latest_scores_for_trace
+from .scores import latest_scores_for_trace, score_events_by_name
 
 # A list row never shows a trace's payloads, which can be large.
 LIST_DEFERRED = ("input", "output", "metadata")
@@ -162,14 +162,8 @@ def span_tree(trace: Trace) -> list[SpanNode]:
 
 
 def trace_score_events(*, project, trace_id) -> dict[str, list[ScoreEvent]]:
-    """The edit history of every score of a trace (deleted ones too), by name, oldest first."""
-    events = ScoreEvent.objects.filter(
-        project=project, target=ScoreEvent.Target.TRACE, trace_id=trace_id
-    ).order_by("created_at", "id")
-    by_name: dict[str, list[ScoreEvent]] = defaultdict(list)
-    for event in events:
-        by_name[event.score_name].append(event)
-    return dict(by_name)
+    """The edit history of every score of this trace (deleted scores too), by score name, oldest first (one query)."""
+    return score_events_by_name(project=project, target=ScoreEvent.Target.TRACE, trace_id=trace_id)
 
 
 def trace_page(*, project, trace_id) -> TracePage:

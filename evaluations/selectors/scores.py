@@ -121,3 +121,13 @@ def trace_scores_export(*, project, params) -> QuerySet:
     require_valid(ExportParams(params))
     scores = trace_scores_list(project=project, params=params)
     return scores.values_list(*EXPORT_COLUMNS.values())
+
+
+def score_events_by_name(*, project, target: str, **subject) -> dict[str, list[ScoreEvent]]:
+    """The edit history of every score, deleted ones too, of one trace (`trace_id=`) or session
+    (`session_id=`), by score name, oldest first: one query for a whole score panel."""
+    events = ScoreEvent.objects.filter(project=project, target=target, **subject).order_by("created_at", "id")
+    by_name: dict[str, list[ScoreEvent]] = defaultdict(list)
+    for event in events:
+        by_name[event.score_name].append(event)
+    return dict(by_name)

@@ -12,7 +12,7 @@ from pandaprobe.traces.selectors import traces_of
 
 from ..filters import SessionScoreFilter
 from ..models import ScoreEvent, SessionScore
-from .scores import NEWEST_FIRST, latest_per_name
+from .scores import NEWEST_FIRST, latest_per_name, score_events_by_name
 
 
 def session_scores_of(project) -> QuerySet:
@@ -59,14 +59,8 @@ def latest_scores_for_sessions(*, project, session_ids: Iterable[str]) -> dict[s
 
 
 def session_score_events(*, project, session_id: str) -> dict[str, list[ScoreEvent]]:
-    """The edit history of every score of a session, by score name, oldest first (one query)."""
-    events = ScoreEvent.objects.filter(
-        project=project, target=ScoreEvent.Target.SESSION, session_id=session_id
-    ).order_by("created_at", "id")
-    by_name: dict[str, list[ScoreEvent]] = defaultdict(list)
-    for event in events:
-        by_name[event.score_name].append(event)
-    return dict(by_name)
+    """The edit history of every score of this session, by score name, oldest first (one query)."""
+    return score_events_by_name(project=project, target=ScoreEvent.Target.SESSION, session_id=session_id)
 
 
 def session_traces(*, project, session_id: str, limit: int, offset: int) -> tuple[list, int]:
