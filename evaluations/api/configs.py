@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
-from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
 from pandaprobe.projects.authentication import HasProjectAccess, IsProjectAdmin
 
 from ..models import ScoreDataType
@@ -75,8 +75,7 @@ class ScoreConfigCollectionView(AdminWrites):
             OpenApiParameter("name", str, description="Substring of the name (case-insensitive)"),
             OpenApiParameter("data_type", str, enum=ScoreDataType.values),
             OpenApiParameter("is_archived", bool),
-            OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
-            OpenApiParameter("offset", int, description="Items to skip (default 0)"),
+            *PAGE_PARAMETERS,
         ],
         responses=ScoreConfigPage,
         tags=TAGS,
@@ -85,8 +84,7 @@ class ScoreConfigCollectionView(AdminWrites):
         limit, offset = page_params(request.query_params)
         configs = selectors.score_config_list(project=request.auth.project, params=request.query_params)
         page = paginate(configs, limit=limit, offset=offset)
-        page["items"] = ScoreConfigResponseSerializer(page["items"], many=True).data
-        return Response(page)
+        return page_response(page, ScoreConfigResponseSerializer)
 
     @extend_schema(
         operation_id="create_score_config",

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
-from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
 
 from ..models import ScoreDataType, ScoreSource, ScoreStatus
 from ..selectors import annotations as annotation_selectors
@@ -81,8 +81,7 @@ class SessionScoreCollectionView(APIView):
             OpenApiParameter("eval_run_id", OpenApiTypes.UUID),
             OpenApiParameter("date_from", OpenApiTypes.DATETIME, description="Created on or after"),
             OpenApiParameter("date_to", OpenApiTypes.DATETIME, description="Created before (exclusive)"),
-            OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
-            OpenApiParameter("offset", int, description="Items to skip (default 0)"),
+            *PAGE_PARAMETERS,
         ],
         responses=SessionScorePage,
         tags=TAGS,
@@ -93,8 +92,7 @@ class SessionScoreCollectionView(APIView):
             project=request.auth.project, params=request.query_params
         )
         page = paginate(scores, limit=limit, offset=offset)
-        page["items"] = SessionScoreResponseSerializer(page["items"], many=True).data
-        return Response(page)
+        return page_response(page, SessionScoreResponseSerializer)
 
 
 class SessionScoreDetailView(APIView):

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
-from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
 from pandaprobe.projects.models import Membership
 
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
@@ -29,10 +29,6 @@ FILTER_PARAMETERS = [
     OpenApiParameter("environment", str, description="Filter by trace environment (exact match)"),
     OpenApiParameter("date_from", OpenApiTypes.DATETIME, description="Scores created on or after"),
     OpenApiParameter("date_to", OpenApiTypes.DATETIME, description="Scores created before (exclusive)"),
-]
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
-    OpenApiParameter("offset", int, description="Items to skip (default 0)"),
 ]
 TAGS = ["trace-scores"]
 
@@ -61,8 +57,7 @@ class TraceScoreCollectionView(APIView):
         limit, offset = page_params(request.query_params)
         scores = selectors.trace_scores_list(project=request.auth.project, params=request.query_params)
         page = paginate(scores, limit=limit, offset=offset, total=selectors.exact_count(scores))
-        page["items"] = s.TraceScoreResponseSerializer(page["items"], many=True).data
-        return Response(page)
+        return page_response(page, s.TraceScoreResponseSerializer)
 
 
 class TraceScoreExportView(APIView):

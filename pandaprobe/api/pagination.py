@@ -3,9 +3,16 @@
 import functools
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+from rest_framework.response import Response
 
 MAX_OFFSET = 10**9
+# The OpenAPI description of `limit` and `offset` on every list endpoint.
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
+    OpenApiParameter("offset", int, description="Items to skip (default 0)"),
+]
 
 
 @functools.cache
@@ -51,3 +58,8 @@ def envelope_schema(item_serializer, name: str):
             "offset": serializers.IntegerField(),
         },
     )
+
+
+def page_response(page: dict, item_serializer) -> Response:
+    """The envelope as a response, its items shaped by `item_serializer`."""
+    return Response({**page, "items": item_serializer(page["items"], many=True).data})

@@ -32,10 +32,6 @@ TOKEN_PARTS = (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_
 TOKEN_COUNT_KEYS = ("total_tokens", *(key for pair in TOKEN_PARTS for key in pair))
 
 
-class TraceNotInProject(Exception):
-    """The trace id belongs to another project."""
-
-
 def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validate_all, validated, validated_model
-from pandaprobe.api.pagination import envelope_schema, page_params, paginate
+from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
 
 from .. import selectors, services
 from ..filters import SessionGroupParams, TraceFilter
@@ -19,10 +19,6 @@ from . import serializers as s
 
 TraceListPage = envelope_schema(s.TraceListItemSerializer, "PaginatedTraceListItem")
 SessionPage = envelope_schema(s.SessionSummarySerializer, "PaginatedSessionSummary")
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
-    OpenApiParameter("offset", int, description="Items to skip (default 0)"),
-]
 
 
 class TraceCollectionView(APIView):
@@ -62,8 +58,7 @@ class TraceCollectionView(APIView):
             lambda: selectors.trace_list(project=request.auth.project, params=request.query_params),
         )
         page = paginate(traces, limit=limit, offset=offset)
-        page["items"] = s.TraceListItemSerializer(page["items"], many=True).data
-        return Response(page)
+        return page_response(page, s.TraceListItemSerializer)
 
 
 class TraceDetailView(APIView):
@@ -171,8 +166,7 @@ class SessionCollectionView(APIView):
         page = selectors.session_list(
             project=request.auth.project, params=request.query_params, limit=limit, offset=offset
         )
-        page["items"] = s.SessionSummarySerializer(page["items"], many=True).data
-        return Response(page)
+        return page_response(page, s.SessionSummarySerializer)
 
 
 class SessionDetailView(APIView):
