@@ -123,7 +123,7 @@ def _seed(samples: int):
     from django.contrib.auth import get_user_model
 
     from evaluations.services.scores import trace_score_create, trace_score_update
-    from pandaprobe.projects.authentication import ProjectAccess
+    from pandaprobe.projects.access import ProjectAccess
     from pandaprobe.projects.models import Membership, Project
 
     Project.objects.filter(name="bench-trace-page").delete()

@@ -93,6 +93,7 @@ def parts(template: bytes, key: str, project_name: str) -> dict[str, Callable[[]
     from rest_framework.request import Request
 
     from pandaprobe.api.errors import validated_model
+    from pandaprobe.projects.access import ProjectAccess
     from pandaprobe.projects.authentication import ApiKeyAuthentication
     from pandaprobe.projects.models import Project
     from pandaprobe.traces import services
@@ -105,7 +106,7 @@ def parts(template: bytes, key: str, project_name: str) -> dict[str, Callable[[]
         "API key authentication": lambda: ApiKeyAuthentication().authenticate(Request(request)),
         "validation (TraceCreate schema, 10 spans)": lambda: validated_model(TraceCreate, body),
         "trace_ingest service": lambda: services.trace_ingest(
-            project=project, data={**validated, "trace_id": uuid.uuid4()}
+            access=ProjectAccess.system(project), data={**validated, "trace_id": uuid.uuid4()}
         ),
     }
 

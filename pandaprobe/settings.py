@@ -118,6 +118,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "pandaprobe.middleware.DomainErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "pandaprobe.urls"

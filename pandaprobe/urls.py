@@ -24,5 +24,8 @@ urlpatterns = [
     path("app/", include("evaluations.urls")),
 ]
 
-handler404 = "evaluations.views.pages.page_not_found"  # HTML under /app/, JSON elsewhere
-handler500 = "evaluations.views.pages.server_error"  # HTML under /app/, JSON elsewhere
+# HTML under /app/ and /admin/, JSON everywhere else.
+handler400 = "pandaprobe.views.bad_request"
+handler403 = "pandaprobe.views.permission_denied"
+handler404 = "pandaprobe.views.page_not_found"
+handler500 = "pandaprobe.views.server_error"

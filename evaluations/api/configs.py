@@ -2,13 +2,11 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
-from pandaprobe.projects.authentication import HasProjectAccess, IsProjectAdmin
 
 from ..models import ScoreDataType
 from ..selectors import annotations as selectors
@@ -60,15 +58,7 @@ class UpdateScoreConfigRequestSerializer(serializers.Serializer):
 ScoreConfigPage = envelope_schema(ScoreConfigResponseSerializer, "PaginatedScoreConfigResponse")
 
 
-class AdminWrites(APIView):
-    """Reads for every member; writes for project admins (an API key acts as admin)."""
-
-    def get_permissions(self):
-        permission = HasProjectAccess if self.request.method in SAFE_METHODS else IsProjectAdmin
-        return [permission()]
-
-
-class ScoreConfigCollectionView(AdminWrites):
+class ScoreConfigCollectionView(APIView):
     @extend_schema(
         operation_id="list_score_configs",
         parameters=[
@@ -98,7 +88,7 @@ class ScoreConfigCollectionView(AdminWrites):
         return Response(ScoreConfigResponseSerializer(config).data, status=status.HTTP_201_CREATED)
 
 
-class ScoreConfigDetailView(AdminWrites):
+class ScoreConfigDetailView(APIView):
     @extend_schema(operation_id="get_score_config", responses=ScoreConfigResponseSerializer, tags=TAGS)
     def get(self, request, config_id):
         config = selectors.score_config_get(project=request.auth.project, config_id=config_id)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
-from pandaprobe.projects.models import Membership
+from pandaprobe.projects.access import Action
 
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
 from ..selectors import scores as selectors
@@ -143,6 +143,6 @@ class TraceScoreHistoryView(APIView):
             project=request.auth.project,
             score_id=score_id,
             target=ScoreEvent.Target.TRACE,
-            include_deleted=request.auth.role == Membership.Role.ADMIN,
+            include_deleted=request.auth.can(Action.SCORE_HISTORY_DELETED),
         )
         return Response(s.ScoreEventSerializer(events, many=True).data)

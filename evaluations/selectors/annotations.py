@@ -7,9 +7,9 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, prefetch_related_objects
-from django.shortcuts import get_object_or_404
 
 from pandaprobe.api.errors import require_valid
+from pandaprobe.errors import get_or_not_found
 from pandaprobe.traces.models import Span, Trace
 from pandaprobe.traces.selectors import trace_get, trace_list
 
@@ -29,7 +29,7 @@ def score_configs_of(project) -> QuerySet:
 
 def score_config_get(*, project, config_id) -> ScoreConfig:
     """One config of the project (404 otherwise)."""
-    return get_object_or_404(score_configs_of(project), pk=config_id)
+    return get_or_not_found(score_configs_of(project), "Score config not found", pk=config_id)
 
 
 def score_config_list(*, project, params) -> QuerySet:

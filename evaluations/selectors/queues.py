@@ -13,10 +13,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404
 
-from pandaprobe.projects.authentication import ProjectAccess
-from pandaprobe.projects.models import Membership, Project
+from pandaprobe.errors import get_or_not_found
+from pandaprobe.projects.access import Action, ProjectAccess
+from pandaprobe.projects.models import Project
 from pandaprobe.traces.models import Trace
 from pandaprobe.traces.selectors import trace_list, traces_of
 
@@ -38,7 +38,7 @@ def active_reviews_q(now: datetime) -> Q:
 
 
 def is_queue_admin(access: ProjectAccess) -> bool:
-    return access.role == Membership.Role.ADMIN
+    return access.can(Action.QUEUE_MANAGE)
 
 
 def queues_visible(*, access: ProjectAccess) -> QuerySet:
@@ -71,17 +71,18 @@ def queue_list(*, access: ProjectAccess) -> QuerySet:
 
 def queue_get(*, access: ProjectAccess, queue_id) -> ReviewQueue:
     """A queue the user may see (404 otherwise, also for another project's queue)."""
-    return get_object_or_404(queues_visible(access=access), pk=queue_id)
+    return get_or_not_found(queues_visible(access=access), "Queue not found", pk=queue_id)
 
 
 def queue_get_for_work(*, access: ProjectAccess, queue_id) -> ReviewQueue:
     """A queue the user is assigned to review (404 otherwise, admins included)."""
     queues = ReviewQueue.objects.filter(project=access.project, is_archived=False, reviewers=access.user)
-    return get_object_or_404(queues, pk=queue_id)
+    return get_or_not_found(queues, "Queue not found", pk=queue_id)
 
 
 def queue_item_get(*, queue: ReviewQueue, item_id) -> ReviewQueueItem:
-    return get_object_or_404(ReviewQueueItem.objects.filter(queue=queue).select_related("trace"), pk=item_id)
+    items = ReviewQueueItem.objects.filter(queue=queue).select_related("trace")
+    return get_or_not_found(items, "Queue item not found", pk=item_id)
 
 
 def queue_score_configs(*, queue: ReviewQueue) -> list[ScoreConfig]:

@@ -7,10 +7,9 @@ from uuid import UUID
 from django.db import connections, transaction
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from pandaprobe.api.errors import require_valid
+from pandaprobe.errors import NotFound, get_or_not_found
 from pandaprobe.traces.selectors import trace_get_bare
 
 from ..filters import ExportParams, TraceScoreFilter
@@ -34,7 +33,7 @@ def trace_scores_of(project) -> QuerySet:
 
 def trace_score_get(*, project, score_id) -> TraceScore:
     """One score of the project (404 otherwise)."""
-    return get_object_or_404(trace_scores_of(project), pk=score_id)
+    return get_or_not_found(trace_scores_of(project), "Score not found", pk=score_id)
 
 
 def trace_scores_list(*, project, params) -> QuerySet:
@@ -109,9 +108,9 @@ def score_history(
         events = events.filter(target=target)
     events = list(events.order_by("created_at", "id"))
     if not events:
-        raise Http404("Score not found")
+        raise NotFound("Score not found")
     if not include_deleted and not _score_exists(events[-1]):
-        raise Http404("Score not found")
+        raise NotFound("Score not found")
     return events
 
 

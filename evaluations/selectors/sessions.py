@@ -4,10 +4,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db.models import F, QuerySet
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from pandaprobe.api.errors import require_valid
+from pandaprobe.errors import NotFound, get_or_not_found
 from pandaprobe.traces.selectors import traces_of
 
 from ..filters import SessionScoreFilter
@@ -25,7 +24,7 @@ def session_exists(*, project, session_id: str) -> bool:
 
 def session_score_get(*, project, score_id) -> SessionScore:
     """One session score of the project (404 otherwise)."""
-    return get_object_or_404(session_scores_of(project), pk=score_id)
+    return get_or_not_found(session_scores_of(project), "Score not found", pk=score_id)
 
 
 def session_scores_list(*, project, params) -> QuerySet:
@@ -38,7 +37,7 @@ def session_scores_for_session(*, project, session_id: str) -> list[SessionScore
     """Every score of one session, newest first; 404 when the project knows nothing of it."""
     scores = list(session_scores_of(project).filter(session_id=session_id).order_by(*NEWEST_FIRST))
     if not scores and not session_exists(project=project, session_id=session_id):
-        raise Http404("Session not found")
+        raise NotFound("Session not found")
     return scores
 
 
@@ -75,5 +74,5 @@ def session_traces(*, project, session_id: str, limit: int, offset: int) -> tupl
     # A short first page is the whole session: no COUNT needed.
     total = len(page) if offset == 0 and len(page) < limit else traces.count()
     if total == 0:
-        raise Http404("Session not found")
+        raise NotFound("Session not found")
     return page, total

@@ -9,7 +9,7 @@ from functools import partial
 from evaluations.models import ScoreConfig, ScoreSource, SessionScore, TraceScore
 from evaluations.selectors.scores import latest_scores_for_trace
 from evaluations.selectors.sessions import latest_session_scores
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.projects.access import ProjectAccess
 
 from .scores import score_update, trace_score_create
 from .session_scores import session_score_create

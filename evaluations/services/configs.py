@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from evaluations.models import ScoreConfig, ScoreDataType
-from pandaprobe.api.errors import Conflict
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.errors import Conflict
+from pandaprobe.projects.access import Action, ProjectAccess
 
 EDITABLE_FIELDS = ("name", "min_value", "max_value", "categories", "description", "is_archived")
 MAX_NAME_LENGTH = ScoreConfig._meta.get_field("name").max_length
@@ -97,6 +97,7 @@ def score_config_create(
     description: str = "",
 ) -> ScoreConfig:
     """Define a score config in `access.project` (422 naming the field; 409 on a taken name)."""
+    access.require(Action.CONFIG_MANAGE)
     name = _clean_name(name)
     low, high, labels = score_config_clean(
         data_type=data_type, min_value=min_value, max_value=max_value, categories=categories
@@ -118,6 +119,7 @@ def score_config_update(*, access: ProjectAccess, config: ScoreConfig, changes: 
 
     The data type is fixed once scores may use it: a config of another type is a new config.
     """
+    access.require(Action.CONFIG_MANAGE)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({field: "this field cannot be changed" for field in sorted(unknown)})
@@ -137,4 +139,5 @@ def score_config_update(*, access: ProjectAccess, config: ScoreConfig, changes: 
 
 def score_config_delete(*, access: ProjectAccess, config: ScoreConfig) -> None:
     """Delete a config. Scores made with it keep their values; their config link becomes empty."""
+    access.require(Action.CONFIG_MANAGE)
     config.delete()

@@ -3,7 +3,7 @@
 from django.utils import timezone
 
 from evaluations.models import ScoreEvent, SessionScore, TraceScore
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.projects.access import ProjectAccess
 
 SNAPSHOT_FIELDS = ("value", "reason", "source", "status", "metadata")
 

@@ -8,13 +8,14 @@ can never both take an item that has room for one.
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from evaluations.models import ItemReview, ReviewQueue, ReviewQueueItem, ScoreConfig, ScoreSource, TraceScore
 from evaluations.selectors import queues as queue_selectors
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.errors import PermissionDenied
+from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.projects.models import Membership
 
 from .scores import trace_score_create, trace_score_update
@@ -96,8 +97,7 @@ def review_queue_create(
     exceed their number (an item could never be finished). Bad input raises ValidationError
     naming the field; nothing is stored unless everything is.
     """
-    if not queue_selectors.is_queue_admin(access):
-        raise PermissionDenied("Only project admins can create review queues")
+    access.require(Action.QUEUE_MANAGE, "Only project admins can create review queues")
     name = _check_queue_fields(
         access=access, name=name, reviewers_per_item=reviewers_per_item, hold_seconds=hold_seconds
     )

@@ -3,7 +3,6 @@ transaction, so a score never changes without its history saying who changed it 
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 
 from evaluations.models import (
@@ -15,13 +14,33 @@ from evaluations.models import (
     ScoreStatus,
     TraceScore,
 )
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.errors import NotFound, PermissionDenied
+from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.traces.selectors import trace_get_bare
 
 from .history import score_event_record, score_snapshot
 from .values import validate_score_value
 
 EDITABLE_FIELDS = ("value", "reason", "metadata")
+# Who may create a score of each source (the role table is `pandaprobe.projects.access`).
+SOURCE_ACTIONS = {
+    ScoreSource.ANNOTATION: Action.SCORE_ANNOTATE,
+    ScoreSource.PROGRAMMATIC: Action.SCORE_PROGRAMMATIC,
+    ScoreSource.AUTOMATED: Action.SCORE_AUTOMATED,
+}
+
+
+def _require_source(access: ProjectAccess, source: str) -> None:
+    access.require(SOURCE_ACTIONS[source], f"The {access.actor.value} role may not create {source} scores")
+
+
+def _require_change(access: ProjectAccess, score: ScoreFields) -> None:
+    """Editing or deleting a score: any score for who may manage scores, else only one's own annotation."""
+    if access.can(Action.SCORE_MANAGE):
+        return
+    own = access.user is not None and score.author_id == access.user.pk
+    if not (own and score.source == ScoreSource.ANNOTATION and access.can(Action.SCORE_ANNOTATE)):
+        raise PermissionDenied("You may only edit or delete your own annotations")
 
 
 def _check_choice(field: str, value: str, choices) -> None:
@@ -66,9 +85,10 @@ def score_create(
     `access.user` (None for an API key). Which sources a caller may use is the caller's rule (the
     API refuses AUTOMATED, which belongs to the judge).
     """
+    _check_choice("source", source, ScoreSource)
+    _require_source(access, source)
     name = _check_name(name)
     _check_choice("data_type", data_type, ScoreDataType)
-    _check_choice("source", source, ScoreSource)
     _check_config(config, access)
     value, numeric_value = validate_score_value(data_type=data_type, value=value, config=config)
     now = timezone.now()
@@ -107,7 +127,7 @@ def _locked(score: ScoreFields) -> ScoreFields:
     model = type(score)
     locked = model.objects.select_for_update().filter(pk=score.pk, project_id=score.project_id).first()
     if locked is None:
-        raise Http404("Score not found")
+        raise NotFound("Score not found")
     return locked
 
 
@@ -138,6 +158,7 @@ def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) ->
         raise ValidationError({field: "this field cannot be changed" for field in sorted(unknown)})
     with transaction.atomic():
         score = _locked(score)
+        _require_change(access, score)
         before = score_snapshot(score)
         _apply_changes(score, changes)
         score.status = ScoreStatus.SUCCESS
@@ -155,6 +176,7 @@ def score_delete(*, access: ProjectAccess, score: ScoreFields) -> None:
     by admins."""
     with transaction.atomic():
         score = _locked(score)
+        _require_change(access, score)
         before = score_snapshot(score)
         score_event_record(access=access, score=score, action=ScoreEvent.Action.DELETE, before=before)
         score.delete()

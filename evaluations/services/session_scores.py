@@ -2,10 +2,10 @@
 (`validate_score_value`), one edit history (`score_event_record`, target SESSION), written in the
 same transaction as the score."""
 
-from django.http import Http404
 
 from evaluations.models import SessionScore
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.errors import NotFound
+from pandaprobe.projects.access import ProjectAccess
 from pandaprobe.traces.selectors import traces_of
 
 from .scores import score_create, score_delete, score_update
@@ -15,7 +15,7 @@ def _check_session(access: ProjectAccess, session_id: str) -> str:
     """A session exists in a project when at least one of its traces does (404 otherwise)."""
     session_id = (session_id or "").strip() if isinstance(session_id, str) else ""
     if not session_id or not traces_of(access.project).filter(session_id=session_id).exists():
-        raise Http404("Session not found")
+        raise NotFound("Session not found")
     return session_id
 
 

@@ -6,8 +6,7 @@ import json
 from django import template
 from django.utils.safestring import SafeString
 
-from evaluations.views.pages import member_projects
-from pandaprobe.projects.authentication import SESSION_PROJECT_KEY
+from pandaprobe.projects.access import SESSION_PROJECT_KEY, member_projects
 
 register = template.Library()
 COMPACT_JSON_CHARS = 100  # shorter JSON reads fine on one line (and the C encoder is much faster)

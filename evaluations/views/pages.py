@@ -9,15 +9,11 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from pandaprobe.api.errors import json_not_found, json_server_error
-from pandaprobe.projects import selectors as project_selectors
-from pandaprobe.projects.authentication import SESSION_PROJECT_KEY, ProjectAccess
-from pandaprobe.projects.models import Membership, Project
+from pandaprobe.projects.access import SESSION_PROJECT_KEY, ProjectAccess, browser_access, member_projects
 from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
 from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
@@ -35,34 +31,7 @@ SESSION_TRACES_PER_PAGE = 100
 LANDING_PAGES = ("trace-list", "session-list", "queue-list")
 
 
-# --- the current project -------------------------------------------------------------------------
-
-
-def member_projects(request: HttpRequest) -> list[Project]:
-    """The signed-in user's projects, read once per request (the switcher needs them too)."""
-    if not hasattr(request, "_member_projects"):
-        request._member_projects = project_selectors.projects_for_user(request.user)
-    return request._member_projects
-
-
-def project_access_for(request: HttpRequest) -> ProjectAccess:
-    """The signed-in user's access to their current project (the session's, else their first).
-
-    404 when the session names a project the user is not a member of, or they have none.
-    """
-    projects = member_projects(request)
-    current = request.session.get(SESSION_PROJECT_KEY)
-    if current:
-        project = next((p for p in projects if str(p.pk) == str(current)), None)
-    else:
-        project = projects[0] if projects else None
-    if project is None:
-        raise Http404("You are not a member of this project")
-    if request.user.is_superuser:
-        role = Membership.Role.ADMIN
-    else:
-        role = project_selectors.membership_role(user=request.user, project_id=project.pk)
-    return ProjectAccess(project=project, user=request.user, role=role)
+# --- the current project (which one it is: `pandaprobe.projects.access.browser_access`) -----------
 
 
 @login_required
@@ -88,20 +57,6 @@ def _safe_next(request: HttpRequest) -> str:
     return reverse("trace-list")
 
 
-def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
-    """HTML 404 for the pages under /app/, the API's JSON one everywhere else."""
-    if request.path.startswith("/app/"):
-        return render(request, "404.html", status=404)
-    return json_not_found(request, exception)
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """HTML 500 for the pages (a plain template: the failure may be in what base.html needs)."""
-    if request.path.startswith("/app/"):
-        return HttpResponse(loader.get_template("500.html").render(), status=500)
-    return json_server_error(request)
-
-
 # --- trace explorer ------------------------------------------------------------------------------
 
 
@@ -121,7 +76,7 @@ def _error_messages(error: ValidationError) -> dict[str, list[str]]:
 
 @login_required
 def trace_list(request: HttpRequest) -> HttpResponse:
-    access = project_access_for(request)
+    access = browser_access(request)
     errors: dict[str, list[str]] = {}
     try:
         traces = annotation_selectors.explorer_traces(
@@ -215,14 +170,14 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
 
 @login_required
 def trace_detail(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
-    return _render_trace(request, project_access_for(request), trace_id)
+    return _render_trace(request, browser_access(request), trace_id)
 
 
 @login_required
 @require_POST
 def trace_score(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
     """Save the scoring form: create, or edit the user's own latest score of that name."""
-    access = project_access_for(request)
+    access = browser_access(request)
     form = _bound_score_form(request, access)
     if form.is_valid():
         try:
@@ -247,7 +202,7 @@ def _page_number(raw: str | None) -> int:
 
 @login_required
 def session_list(request: HttpRequest) -> HttpResponse:
-    access = project_access_for(request)
+    access = browser_access(request)
     number = _page_number(request.GET.get("page"))
     errors: dict[str, list[str]] = {}
     try:
@@ -304,14 +259,14 @@ def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str
 
 @login_required
 def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
-    return _render_session(request, project_access_for(request), session_id)
+    return _render_session(request, browser_access(request), session_id)
 
 
 @login_required
 @require_POST
 def session_score(request: HttpRequest, session_id: str) -> HttpResponse:
     """Score the session as a whole: create, or edit the user's own latest score of that name."""
-    access = project_access_for(request)
+    access = browser_access(request)
     form = _bound_score_form(request, access)
     if form.is_valid():
         try:

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from pandaprobe.projects.access import browser_access
+
 from ..forms import ItemReviewForm, QueueCreateForm, numeric_range, score_field_name
 from ..selectors import queues as queue_selectors
 from ..services.queues import (
@@ -21,7 +23,6 @@ from ..services.queues import (
     queue_next_item_claim,
     review_queue_create,
 )
-from .pages import project_access_for
 
 UNPROCESSABLE = 422
 MAX_SPANS_SHOWN = 50
@@ -31,7 +32,7 @@ CREATE_ERROR_FIELDS = {"hold_seconds": "hold_minutes"}
 
 @login_required
 def queue_list(request: HttpRequest) -> HttpResponse:
-    access = project_access_for(request)
+    access = browser_access(request)
     context = {
         "queues": queue_selectors.queue_list(access=access),
         "can_create": queue_selectors.is_queue_admin(access),
@@ -71,7 +72,7 @@ def _create_from_form(access, form: QueueCreateForm):
 @login_required
 def queue_create(request: HttpRequest) -> HttpResponse:
     """Admins only: build a queue from a trace filter or a list of trace ids."""
-    access = project_access_for(request)
+    access = browser_access(request)
     if not queue_selectors.is_queue_admin(access):
         raise PermissionDenied("Only project admins can create review queues")
     form = QueueCreateForm(
@@ -97,7 +98,7 @@ def queue_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def queue_detail(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     """Progress: done/total for the queue and per reviewer."""
-    access = project_access_for(request)
+    access = browser_access(request)
     queue = queue_selectors.queue_get(access=access, queue_id=queue_id)
     context = {
         "queue": queue,
@@ -174,7 +175,7 @@ def _item_from(queue, raw: str | None):
 @login_required
 def queue_work(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     """GET: hold and show the reviewer's next item (or `?item=`); POST: save it and move on."""
-    access = project_access_for(request)
+    access = browser_access(request)
     queue = queue_selectors.queue_get_for_work(access=access, queue_id=queue_id)
     configs = queue_selectors.queue_score_configs(queue=queue)
     if request.method == "POST":

@@ -11,16 +11,20 @@ import pydantic
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from pandaprobe import errors as domain
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Conflict"
-    default_code = "conflict"
+# Domain errors (raised by services, which know nothing of HTTP) and their status codes.
+DOMAIN_STATUS = {
+    domain.NotFound: status.HTTP_404_NOT_FOUND,
+    domain.PermissionDenied: status.HTTP_403_FORBIDDEN,
+    domain.Conflict: status.HTTP_409_CONFLICT,
+    domain.RuleViolation: status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
 
 
 def _printable(value) -> str:
@@ -128,6 +132,9 @@ def _not_found_detail(exc: Exception) -> str | None:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, domain.DomainError):
+        code = next(code for kind, code in DOMAIN_STATUS.items() if isinstance(exc, kind))
+        return Response({"detail": _printable(exc.message)}, status=code)
     if isinstance(exc, DjangoValidationError):
         return validation_error_response(flatten_errors(_django_validation_detail(exc)))
     if isinstance(exc, exceptions.ValidationError):
@@ -142,11 +149,3 @@ def exception_handler(exc, context):
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": _printable(response.data["detail"])}
     return response
-
-
-def json_not_found(request, exception=None):
-    return JsonResponse({"detail": "Not found."}, status=404)
-
-
-def json_server_error(request):
-    return JsonResponse({"detail": "Internal server error"}, status=500)

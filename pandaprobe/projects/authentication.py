@@ -7,7 +7,6 @@ project). Each ends in a `ProjectAccess` on `request.auth`; every view scopes it
 """
 
 import uuid
-from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
@@ -17,31 +16,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.permissions import BasePermission
 
 from . import selectors, services, tasks
-from .models import ApiKey, Membership, Project
-
-SESSION_PROJECT_KEY = "project_id"
-
-
-@dataclass(frozen=True)
-class ProjectAccess:
-    """Who is acting, and in which project."""
-
-    project: Project
-    user: object | None = None
-    api_key: ApiKey | None = None
-    role: str = Membership.Role.ADMIN
-
-    @property
-    def user_id(self) -> str | None:
-        return str(self.user.pk) if self.user is not None else None
-
-    @property
-    def actor_label(self) -> str:
-        if self.user is not None:
-            return self.user.get_username()
-        if self.api_key is not None:
-            return f"api-key:{self.api_key.key_prefix}"
-        return "system"
+from .access import SESSION_PROJECT_KEY, ProjectAccess, user_access
 
 
 def _record_use(credential, actor, **kwargs) -> None:
@@ -64,11 +39,10 @@ def user_project_access(user, project_id: uuid.UUID | None) -> ProjectAccess:
     """The signed-in user's access to a project: 403 when they are not a member."""
     if project_id is None:
         raise exceptions.AuthenticationFailed("X-Project-ID header is required")
-    role = selectors.membership_role(user=user, project_id=project_id)
-    project = selectors.project_by_id(project_id) if role else None
-    if project is None:
+    access = user_access(user, project_id)
+    if access is None:
         raise exceptions.PermissionDenied("You are not a member of this project")
-    return ProjectAccess(project=project, user=user, role=role)
+    return access
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -145,8 +119,3 @@ class HasProjectAccess(BasePermission):
         return False
 
 
-class IsProjectAdmin(HasProjectAccess):
-    message = "This action needs the project admin role"
-
-    def has_permission(self, request, view) -> bool:
-        return super().has_permission(request, view) and request.auth.role == Membership.Role.ADMIN

@@ -2,10 +2,9 @@
 
 from django.db.models import Case, Count, IntegerField, Max, Min, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 
 from pandaprobe.api.errors import require_valid, validate_all
+from pandaprobe.errors import NotFound, get_or_not_found
 
 from .filters import SessionGroupParams, SessionTraceFilter, TraceFilter, ordered
 from .models import Span, Trace, TraceStatus
@@ -16,16 +15,17 @@ def traces_of(project) -> QuerySet:
 
 
 def trace_get(*, project, trace_id) -> Trace:
-    return get_object_or_404(traces_of(project).prefetch_related("spans"), pk=trace_id)
+    return get_or_not_found(traces_of(project).prefetch_related("spans"), "Trace not found", pk=trace_id)
 
 
 def trace_get_bare(*, project, trace_id) -> Trace:
     """The trace without its spans, for writes that only need to know it is the project's."""
-    return get_object_or_404(traces_of(project), pk=trace_id)
+    return get_or_not_found(traces_of(project), "Trace not found", pk=trace_id)
 
 
 def span_get(*, project, trace_id, span_id) -> Span:
-    return get_object_or_404(Span.objects.filter(trace__project=project, trace_id=trace_id), span_id=span_id)
+    spans = Span.objects.filter(trace__project=project, trace_id=trace_id)
+    return get_or_not_found(spans, "Span not found", span_id=span_id)
 
 
 def trace_list(*, project, params) -> QuerySet:
@@ -102,10 +102,10 @@ def session_list(*, project, params, limit: int, offset: int) -> dict:
 def session_get(*, project, session_id: str, limit: int, offset: int) -> dict:
     """One session's aggregate with a page of its traces (with spans), oldest first."""
     if "\x00" in session_id:
-        raise Http404("Session not found")  # no stored id holds one, and PostgreSQL refuses it
+        raise NotFound("Session not found")  # no stored id holds one, and PostgreSQL refuses it
     row = next(iter(_session_rows(traces_of(project).filter(session_id=session_id)).order_by()), None)
     if row is None:
-        raise Http404("Session not found")
+        raise NotFound("Session not found")
     traces = (
         traces_of(project)
         .filter(session_id=session_id)

@@ -12,7 +12,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 
-from pandaprobe.api.errors import Conflict
+from pandaprobe.errors import Conflict
+from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.projects.models import Project
 
 from .models import Span, SpanKind, SpanStatus, Trace, TraceStatus
@@ -133,9 +134,11 @@ def _lock_trace(project: Project, trace_id) -> Trace | None:
     return trace
 
 
-def trace_ingest(*, project: Project, data: dict) -> Trace:
+def trace_ingest(*, access: ProjectAccess, data: dict) -> Trace:
     """Create or merge a trace and its spans (`POST /traces`). Raises Conflict (409) for a
     trace_id owned by another project."""
+    access.require(Action.TRACE_INGEST)
+    project = access.project
     data = {**data, "trace_id": data.get("trace_id") or uuid.uuid4()}
     spans_data = _dedupe_spans(data.pop("spans", None) or [])
     try:
@@ -182,8 +185,9 @@ def _lock_existing(trace_id) -> Trace:
     return Trace.objects.select_for_update().get(pk=trace_id)
 
 
-def spans_add(*, trace: Trace, spans_data: list[dict]) -> list[Span]:
+def spans_add(*, access: ProjectAccess, trace: Trace, spans_data: list[dict]) -> list[Span]:
     """Upsert spans into an existing trace (`POST /traces/{trace_id}/spans`)."""
+    access.require(Action.TRACE_INGEST)
     with transaction.atomic():
         trace = _lock_existing(trace.pk)
         spans = _upsert_spans(trace, _dedupe_spans(spans_data))
@@ -192,9 +196,10 @@ def spans_add(*, trace: Trace, spans_data: list[dict]) -> list[Span]:
     return spans
 
 
-def trace_update(*, trace: Trace, data: dict) -> Trace:
+def trace_update(*, access: ProjectAccess, trace: Trace, data: dict) -> Trace:
     """Partial update (`PATCH /traces/{trace_id}`): sent non-null fields overwrite, metadata merges,
     tags are replaced."""
+    access.require(Action.TRACE_EDIT)
     with transaction.atomic():
         trace = _lock_existing(trace.pk)
         tags = data.get("tags")
@@ -205,8 +210,9 @@ def trace_update(*, trace: Trace, data: dict) -> Trace:
     return trace
 
 
-def span_update(*, span: Span, data: dict) -> Span:
+def span_update(*, access: ProjectAccess, span: Span, data: dict) -> Span:
     """Partial update of one span (`PATCH /traces/{trace_id}/spans/{span_id}`)."""
+    access.require(Action.TRACE_EDIT)
     with transaction.atomic():
         trace = _lock_existing(span.trace_id)
         span = Span.objects.get(pk=span.pk)
@@ -217,26 +223,32 @@ def span_update(*, span: Span, data: dict) -> Span:
     return span
 
 
-def trace_delete(*, trace: Trace) -> None:
+def trace_delete(*, access: ProjectAccess, trace: Trace) -> None:
+    access.require(Action.TRACE_DELETE)
     trace.delete()
 
 
-def traces_delete(*, project: Project, trace_ids: list) -> int:
+def traces_delete(*, access: ProjectAccess, trace_ids: list) -> int:
     """Delete the project's traces among `trace_ids`; returns how many traces went."""
-    _, per_model = Trace.objects.filter(project=project, pk__in=trace_ids).delete()
+    access.require(Action.TRACE_BATCH)
+    _, per_model = Trace.objects.filter(project=access.project, pk__in=trace_ids).delete()
     return per_model.get(Trace._meta.label, 0)
 
 
-def session_delete(*, project: Project, session_id: str) -> int:
+def session_delete(*, access: ProjectAccess, session_id: str) -> int:
     """Delete every trace of the session; returns how many went (0 for an unknown session)."""
+    access.require(Action.TRACE_DELETE)
+    project = access.project
     if "\x00" in session_id:
         return 0  # no stored id holds one, and PostgreSQL refuses it in a query
     _, per_model = Trace.objects.filter(project=project, session_id=session_id).delete()
     return per_model.get(Trace._meta.label, 0)
 
 
-def traces_retag(*, project: Project, trace_ids: list, add_tags: list[str], remove_tags: list[str]) -> int:
+def traces_retag(*, access: ProjectAccess, trace_ids: list, add_tags: list[str], remove_tags: list[str]) -> int:
     """Add then remove tags on the project's traces among `trace_ids`; returns how many matched."""
+    access.require(Action.TRACE_BATCH)
+    project = access.project
     removed = set(remove_tags)
     with transaction.atomic():
         # Locked in key order, so two overlapping batches cannot deadlock.

@@ -2,7 +2,7 @@
 
 from evaluations.models import ScoreConfig, ScoreDataType
 from evaluations.services.queues import review_queue_create
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.projects.access import ProjectAccess
 from pandaprobe.projects.models import Membership
 
 from ..factories import MembershipFactory, TraceFactory

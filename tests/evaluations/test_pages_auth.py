@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from pandaprobe.projects.authentication import SESSION_PROJECT_KEY
+from pandaprobe.projects.access import SESSION_PROJECT_KEY
 from pandaprobe.projects.models import Membership
 from tests.factories import MembershipFactory, ProjectFactory, TraceFactory
 
@@ -151,7 +151,7 @@ def test_staff_superuser_reaches_the_score_config_admin(client, project):
 
 
 def test_500_is_html_under_app_and_json_elsewhere(rf):
-    from evaluations.views.pages import server_error
+    from pandaprobe.views import server_error
 
     page = server_error(rf.get("/app/traces/"))
     assert page.status_code == 500 and b"Something went wrong" in page.content

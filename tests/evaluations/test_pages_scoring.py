@@ -6,7 +6,7 @@ import pytest
 
 from evaluations.models import ScoreConfig, ScoreEvent, ScoreSource, TraceScore
 from evaluations.services.scores import trace_score_create
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.projects.access import ProjectAccess
 from tests.factories import TraceFactory, TraceScoreFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from evaluations.models import ScoreSource, ScoreStatus
 from evaluations.services.scores import trace_score_create, trace_score_update
-from pandaprobe.projects.authentication import ProjectAccess
+from pandaprobe.projects.access import ProjectAccess
 from tests.factories import SpanFactory, TraceFactory, TraceScoreFactory
 
 pytestmark = pytest.mark.django_db

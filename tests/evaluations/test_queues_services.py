@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.http import QueryDict
 from django.utils import timezone
@@ -17,6 +17,7 @@ from evaluations.services.queues import (
     queue_next_item_claim,
     review_queue_create,
 )
+from pandaprobe.errors import PermissionDenied
 from pandaprobe.traces.models import TraceStatus
 
 from ..factories import TraceFactory

@@ -10,7 +10,7 @@ from django.utils import timezone
 from evaluations.forms import score_field_name
 from evaluations.models import ItemReview, ReviewQueue, ScoreEvent, ScoreSource, TraceScore
 from evaluations.services.queues import queue_next_item_claim
-from pandaprobe.projects.authentication import SESSION_PROJECT_KEY
+from pandaprobe.projects.access import SESSION_PROJECT_KEY
 from pandaprobe.projects.models import Membership
 from pandaprobe.traces.models import TraceStatus
 

@@ -152,7 +152,7 @@ def test_trace_score_with_a_config_is_checked_against_it(api, project):
 
 def test_deleting_a_config_keeps_the_scores_made_with_it(api, project, reviewer):
     from evaluations.services.scores import trace_score_create
-    from pandaprobe.projects.authentication import ProjectAccess
+    from pandaprobe.projects.access import ProjectAccess
 
     config_id = create(api, name="helpful", data_type="BOOLEAN").json()["id"]
     config = ScoreConfig.objects.get(pk=config_id)

@@ -20,7 +20,7 @@ def history(client, score_id):
     return response.json()
 
 
-def test_create_edit_delete_are_recorded_with_actor_and_changes(api, bearer_client, reviewer, project, trace):
+def test_create_edit_delete_are_recorded_with_actor_and_changes(api, bearer_client, admin_user, project, trace):
     created = api.post(
         URL,
         {
@@ -32,7 +32,7 @@ def test_create_edit_delete_are_recorded_with_actor_and_changes(api, bearer_clie
         },
         format="json",
     ).json()
-    reviewer_client = bearer_client(reviewer, project)
+    reviewer_client = bearer_client(admin_user, project)
     reviewer_client.patch(f"{URL}/{created['id']}", {"value": "0.9", "reason": "checked"}, format="json")
     events = history(api, created["id"])
     assert [e["action"] for e in events] == ["create", "update"]
@@ -45,7 +45,7 @@ def test_create_edit_delete_are_recorded_with_actor_and_changes(api, bearer_clie
         "SUCCESS",
         "sdk",
     )
-    assert update["actor"] == {"type": "user", "id": str(reviewer.pk), "label": "reviewer"}
+    assert update["actor"] == {"type": "user", "id": str(admin_user.pk), "label": "owner"}
     assert (update["old_value"], update["new_value"]) == ("0.4", "0.9")
     assert (update["old_reason"], update["new_reason"]) == ("sdk", "checked")
     assert (update["old_source"], update["new_source"]) == ("PROGRAMMATIC", "ANNOTATION")

@@ -59,13 +59,13 @@ def test_create_returns_the_reference_shape(api, project, session):
     assert event.actor_label.startswith("api-key:") and event.actor_user is None
 
 
-def test_a_users_score_names_its_author(bearer_client, reviewer, project, session):
-    response = post(bearer_client(reviewer, project), session_id=session, name="ok", value="TRUE",
+def test_a_users_score_names_its_author(bearer_client, admin_user, project, session):
+    response = post(bearer_client(admin_user, project), session_id=session, name="ok", value="TRUE",
                     data_type="BOOLEAN", source="PROGRAMMATIC")  # fmt: skip
     assert response.status_code == 201
     body = response.json()
     assert (body["author_user_id"], body["value"], body["source"]) == (
-        str(reviewer.pk),
+        str(admin_user.pk),
         "true",
         "PROGRAMMATIC",
     )
@@ -114,18 +114,18 @@ def test_config_gives_the_type_and_the_rules(api, other_api, project, other_proj
     assert "data_type" in errors(mismatch)
 
 
-def test_patch_forces_success_annotation_and_records_history(bearer_client, reviewer, api, project, session):
+def test_patch_forces_success_annotation_and_records_history(bearer_client, admin_user, api, project, session):
     score_id = post(api, session_id=session, name="reliability", value="0.2", source="PROGRAMMATIC",
                     reason="auto", metadata={"a": 1}).json()["id"]  # fmt: skip
     SessionScore.objects.filter(pk=score_id).update(
         status="FAILED", updated_at=timezone.now() - timedelta(hours=1)
     )
     before = SessionScore.objects.get(pk=score_id).updated_at
-    response = bearer_client(reviewer, project).patch(f"{URL}/{score_id}", {"value": "0.9"}, format="json")
+    response = bearer_client(admin_user, project).patch(f"{URL}/{score_id}", {"value": "0.9"}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["value"], body["status"], body["source"]) == ("0.9", "SUCCESS", "ANNOTATION")
-    assert (body["reason"], body["metadata"], body["author_user_id"]) == ("auto", {"a": 1}, str(reviewer.pk))
+    assert (body["reason"], body["metadata"], body["author_user_id"]) == ("auto", {"a": 1}, str(admin_user.pk))
     assert SessionScore.objects.get(pk=score_id).updated_at > before
     cleared = api.patch(f"{URL}/{score_id}", {"reason": None, "metadata": {"b": 2}}, format="json").json()
     assert (cleared["reason"], cleared["metadata"], cleared["value"]) == (None, {"b": 2}, "0.9")

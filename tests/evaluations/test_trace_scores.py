@@ -266,20 +266,20 @@ def test_latest_scores_for_traces_in_one_query(project, django_assert_num_querie
 # --- PATCH --------------------------------------------------------------------------------------
 
 
-def test_patch_forces_status_source_updated_at_and_author(bearer_client, reviewer, project, trace):
+def test_patch_forces_status_source_updated_at_and_author(bearer_client, admin_user, project, trace):
     old = timezone.now() - timedelta(days=1)
     score = TraceScoreFactory(
         trace=trace, source="AUTOMATED", status="FAILED", value=None, metadata={"old": True},
         reason="judge error", created_at=old, updated_at=old,
     )  # fmt: skip
-    client = bearer_client(reviewer, project)
+    client = bearer_client(admin_user, project)
     response = client.patch(f"{URL}/{score.pk}", {"value": "0.8", "metadata": {"new": 1}}, format="json")
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["value"] == "0.8" and body["status"] == "SUCCESS" and body["source"] == "ANNOTATION"
     assert body["metadata"] == {"new": 1}  # replaced, not merged
     assert body["reason"] == "judge error"  # not sent: unchanged
-    assert body["author_user_id"] == str(reviewer.pk)
+    assert body["author_user_id"] == str(admin_user.pk)
     score.refresh_from_db()
     assert score.updated_at > old and score.created_at == old
     assert score.numeric_value == pytest.approx(0.8)

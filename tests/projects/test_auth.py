@@ -3,20 +3,14 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.utils import timezone
-from rest_framework.exceptions import NotAuthenticated, PermissionDenied
-from rest_framework.request import Request
-from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.test import APIClient
 
 from pandaprobe.projects import services
-from pandaprobe.projects.authentication import (
-    SESSION_PROJECT_KEY,
-    IsProjectAdmin,
-    ProjectAccess,
-    user_project_access,
-)
+from pandaprobe.projects.access import Action, Actor, ProjectAccess
+from pandaprobe.projects.authentication import SESSION_PROJECT_KEY, user_project_access
 from pandaprobe.projects.models import ApiKey, Membership
 from pandaprobe.traces.models import Trace
 
@@ -235,12 +229,6 @@ def test_api_keys_need_no_csrf_token(project, make_client):
 # Roles ------------------------------------------------------------------------------------------
 
 
-def _permission_request(access) -> Request:
-    request = Request(APIRequestFactory().get("/"))
-    request.user, request.auth = AnonymousUser(), access
-    return request
-
-
 def test_roles_come_from_the_membership(admin_user, reviewer, project, other_project):
     assert user_project_access(admin_user, project.pk).role == Membership.Role.ADMIN
     assert user_project_access(reviewer, project.pk).role == Membership.Role.REVIEWER
@@ -250,11 +238,12 @@ def test_roles_come_from_the_membership(admin_user, reviewer, project, other_pro
         user_project_access(reviewer, other_project.pk)
 
 
-def test_only_admins_and_api_keys_pass_is_project_admin(admin_user, reviewer, project):
-    check = IsProjectAdmin()
+def test_the_actor_follows_the_credential_and_the_role(admin_user, reviewer, project):
     key = services.api_key_create(project=project).api_key
-    assert check.has_permission(_permission_request(user_project_access(admin_user, project.pk)), None)
-    assert check.has_permission(_permission_request(ProjectAccess(project=project, api_key=key)), None)
-    assert not check.has_permission(_permission_request(user_project_access(reviewer, project.pk)), None)
-    with pytest.raises(NotAuthenticated):
-        check.has_permission(_permission_request(None), None)
+    assert user_project_access(admin_user, project.pk).actor == Actor.ADMIN
+    assert user_project_access(reviewer, project.pk).actor == Actor.REVIEWER
+    assert ProjectAccess(project=project, api_key=key).actor == Actor.API_KEY
+    assert ProjectAccess.system(project).actor == Actor.SYSTEM
+    assert ProjectAccess.system(project).can(Action.SCORE_AUTOMATED)
+    assert not user_project_access(admin_user, project.pk).can(Action.SCORE_AUTOMATED)
+    assert not user_project_access(reviewer, project.pk).can(Action.CONFIG_MANAGE)

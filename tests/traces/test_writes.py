@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIRequestFactory
 
 from pandaprobe.api.errors import exception_handler
+from pandaprobe.projects.access import ProjectAccess
 from pandaprobe.traces import services
 from pandaprobe.traces.models import Span, Trace
 
@@ -120,11 +121,11 @@ def test_batch_tags_adds_then_removes(api, project, other_project):
 @pytest.mark.parametrize(
     "write",
     [
-        pytest.param(lambda span: services.span_update(span=span, data={"name": "x"}), id="span-update"),
+        pytest.param(lambda span: services.span_update(access=ProjectAccess.system(span.trace.project), span=span, data={"name": "x"}), id="span-update"),
         pytest.param(
-            lambda span: services.spans_add(trace=span.trace, spans_data=[span_body()]), id="spans-add"
+            lambda span: services.spans_add(access=ProjectAccess.system(span.trace.project), trace=span.trace, spans_data=[span_body()]), id="spans-add"
         ),
-        pytest.param(lambda span: services.trace_update(trace=span.trace, data={"name": "x"}), id="update"),
+        pytest.param(lambda span: services.trace_update(access=ProjectAccess.system(span.trace.project), trace=span.trace, data={"name": "x"}), id="update"),
     ],
 )
 def test_a_write_to_a_trace_deleted_meanwhile_is_a_404_not_a_500(project, write):

@@ -30,7 +30,7 @@ class TraceCollectionView(APIView):
     )
     def post(self, request):
         data = validated_model(schemas.TraceCreate, request.data)
-        trace = services.trace_ingest(project=request.auth.project, data=data)
+        trace = services.trace_ingest(access=request.auth, data=data)
         body = {"trace_id": str(trace.trace_id), "task_id": str(uuid.uuid4())}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -76,14 +76,14 @@ class TraceDetailView(APIView):
     def patch(self, request, trace_id):
         trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
         data = validated_model(schemas.TraceUpdate, request.data)
-        services.trace_update(trace=trace, data=data)
+        services.trace_update(access=request.auth, trace=trace, data=data)
         trace = selectors.trace_get(project=request.auth.project, trace_id=trace_id)
         return Response(s.TraceResponseSerializer(trace).data)
 
     @extend_schema(operation_id="delete_trace", responses={204: None}, tags=["traces"])
     def delete(self, request, trace_id):
         trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
-        services.trace_delete(trace=trace)
+        services.trace_delete(access=request.auth, trace=trace)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -97,7 +97,7 @@ class SpanCollectionView(APIView):
     def post(self, request, trace_id):
         trace = selectors.trace_get_bare(project=request.auth.project, trace_id=trace_id)
         spans_data = validated_model(schemas.SpanList, request.data)
-        spans = services.spans_add(trace=trace, spans_data=spans_data)
+        spans = services.spans_add(access=request.auth, trace=trace, spans_data=spans_data)
         return Response({"span_ids": [str(span.span_id) for span in spans]}, status=status.HTTP_201_CREATED)
 
 
@@ -111,7 +111,7 @@ class SpanDetailView(APIView):
     def patch(self, request, trace_id, span_id):
         span = selectors.span_get(project=request.auth.project, trace_id=trace_id, span_id=span_id)
         data = validated_model(schemas.SpanUpdate, request.data)
-        span = services.span_update(span=span, data=data)
+        span = services.span_update(access=request.auth, span=span, data=data)
         return Response(s.SpanResponseSerializer(span).data)
 
 
@@ -124,7 +124,7 @@ class TraceBatchDeleteView(APIView):
     )
     def post(self, request):
         data = validated(s.TraceIdsSerializer, request.data)
-        deleted = services.traces_delete(project=request.auth.project, trace_ids=data["trace_ids"])
+        deleted = services.traces_delete(access=request.auth, trace_ids=data["trace_ids"])
         return Response({"deleted": deleted})
 
 
@@ -137,7 +137,7 @@ class TraceBatchTagsView(APIView):
     )
     def post(self, request):
         data = validated(s.BatchTagsSerializer, request.data)
-        updated = services.traces_retag(project=request.auth.project, **data)
+        updated = services.traces_retag(access=request.auth, **data)
         return Response({"updated": updated})
 
 
@@ -188,7 +188,7 @@ class SessionDetailView(APIView):
 
     @extend_schema(operation_id="delete_session", responses={200: s.DeletedSerializer}, tags=["sessions"])
     def delete(self, request, session_id):
-        deleted = services.session_delete(project=request.auth.project, session_id=session_id)
+        deleted = services.session_delete(access=request.auth, session_id=session_id)
         if not deleted:
             raise NotFound("Session not found")
         return Response({"deleted": deleted})

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pandaprobe.api.errors import validated_model
+from pandaprobe.projects.access import ProjectAccess
 from pandaprobe.projects.models import Project
 
 from .. import services
@@ -145,7 +146,7 @@ def demo_seed(*, project: Project, now: datetime | None = None, seed: int = DEMO
     bodies = demo_trace_bodies(now=now or timezone.now(), seed=seed)
     with transaction.atomic():
         for body in bodies:
-            services.trace_ingest(project=project, data=validated_model(TraceCreate, body))
+            services.trace_ingest(access=ProjectAccess.system(project), data=validated_model(TraceCreate, body))
     return len(bodies)
 
 
