@@ -5,9 +5,6 @@ from rest_framework import serializers
 
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
 
-# AUTOMATED belongs to the LLM judge; API callers are humans or their code.
-CALLER_SOURCES = [ScoreSource.ANNOTATION, ScoreSource.PROGRAMMATIC]
-
 
 class ScoreValueField(serializers.CharField):
     """A score value as a string; JSON numbers and booleans are taken as their text."""
@@ -26,19 +23,14 @@ class CreateScoreRequestSerializer(serializers.Serializer):
     data_type = serializers.ChoiceField(
         choices=ScoreDataType.choices, required=False, help_text="Default: the config's, else NUMERIC."
     )
+    # Which sources a caller may send is the role table's rule (`SOURCE_ACTIONS` in the score
+    # services): AUTOMATED belongs to the judge, so every API caller gets a 403 for it.
     source = serializers.ChoiceField(choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
     reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     metadata = serializers.DictField(required=False, allow_null=True)
     config_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="A score config to check against."
     )
-
-    def validate_source(self, value: str) -> str:
-        if value not in CALLER_SOURCES:
-            raise serializers.ValidationError(
-                "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."
-            )
-        return value
 
 
 class CreateTraceScoreRequestSerializer(CreateScoreRequestSerializer):

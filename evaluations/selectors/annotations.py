@@ -1,5 +1,5 @@
 """Reads for the annotation pages and score configs: the trace explorer, the trace page (span
-tree, scores, their history) and the project's score configs. Every query starts from a project."""
+tree, scores) and the project's score configs. Every query starts from a project."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,8 +14,8 @@ from pandaprobe.traces.models import Span, Trace
 from pandaprobe.traces.selectors import trace_get, trace_list
 
 from ..filters import ScoreConfigFilter, TraceScorePresenceFilter
-from ..models import ScoreConfig, ScoreEvent, TraceScore
-from .scores import latest_scores_for_trace, score_events_by_name
+from ..models import ScoreConfig, TraceScore
+from .scores import latest_scores_for_trace
 
 # A list row never shows a trace's payloads, which can be large.
 LIST_DEFERRED = ("input", "output", "metadata")
@@ -83,8 +83,7 @@ class SpanNode:
 class TracePage:
     trace: Trace
     spans: list[SpanNode]
-    scores: list[TraceScore]
-    history: dict[str, list[ScoreEvent]]
+    scores: list[TraceScore]  # the latest of each name; their history: `scores.score_panel`
 
 
 def _children_by_parent(spans: list[Span]) -> tuple[list[Span], dict]:
@@ -161,11 +160,6 @@ def span_tree(trace: Trace) -> list[SpanNode]:
     return nodes
 
 
-def trace_score_events(*, project, trace_id) -> dict[str, list[ScoreEvent]]:
-    """The edit history of every score of this trace (deleted scores too), by score name, oldest first (one query)."""
-    return score_events_by_name(project=project, target=ScoreEvent.Target.TRACE, trace_id=trace_id)
-
-
 def trace_page(*, project, trace_id) -> TracePage:
     """Everything the trace page shows, in a constant number of queries (404 outside the project)."""
     trace = trace_get(project=project, trace_id=trace_id)
@@ -175,5 +169,4 @@ def trace_page(*, project, trace_id) -> TracePage:
         trace=trace,
         spans=span_tree(trace),
         scores=scores,
-        history=trace_score_events(project=project, trace_id=trace.pk),
     )

@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import connections, transaction
@@ -10,10 +11,11 @@ from django.db.models.functions import RowNumber
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import NotFound, get_or_not_found
+from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.traces.selectors import trace_get_bare
 
 from ..filters import ExportParams, TraceScoreFilter
-from ..models import ScoreEvent, SessionScore, TraceScore
+from ..models import ScoreEvent, ScoreFields, SessionScore, TraceScore
 
 # Newest first; equal created_at falls back to the higher id so pages and "latest" are stable.
 NEWEST_FIRST = ("-created_at", "-id")
@@ -88,8 +90,12 @@ def trace_scores_overview(*, project, trace_id) -> list[TraceScore]:
     return latest_scores_for_trace(project=project, trace_id=trace_id)
 
 
+# The score table behind each history target.
+SCORE_MODELS = {ScoreEvent.Target.TRACE: TraceScore, ScoreEvent.Target.SESSION: SessionScore}
+
+
 def _score_exists(event: ScoreEvent) -> bool:
-    model = TraceScore if event.target == ScoreEvent.Target.TRACE else SessionScore
+    model = SCORE_MODELS[event.target]
     return model.objects.filter(pk=event.score_id, project_id=event.project_id).exists()
 
 
@@ -122,11 +128,41 @@ def trace_scores_export(*, project, params) -> QuerySet:
     return scores.values_list(*EXPORT_COLUMNS.values())
 
 
-def score_events_by_name(*, project, target: str, **subject) -> dict[str, list[ScoreEvent]]:
-    """The edit history of every score, deleted ones too, of one trace (`trace_id=`) or session
-    (`session_id=`), by score name, oldest first: one query for a whole score panel."""
-    events = ScoreEvent.objects.filter(project=project, target=target, **subject).order_by("created_at", "id")
+def score_events_by_name(
+    *, project, target: str, include_deleted: bool, **subject
+) -> dict[str, list[ScoreEvent]]:
+    """The edit history of the scores of one trace (`trace_id=`) or session (`session_id=`), by score
+    name, oldest first: one query for a whole score panel. Deleted scores' events are left out
+    unless `include_deleted` (the same rule as `score_history`)."""
+    events = ScoreEvent.objects.filter(project=project, target=target, **subject)
+    if not include_deleted:
+        live = SCORE_MODELS[target].objects.filter(project=project, **subject).values("pk")
+        events = events.filter(score_id__in=live)
     by_name: dict[str, list[ScoreEvent]] = defaultdict(list)
-    for event in events:
+    for event in events.order_by("created_at", "id"):
         by_name[event.score_name].append(event)
     return dict(by_name)
+
+
+@dataclass
+class ScorePanel:
+    """The score panel of the trace and session pages."""
+
+    scores: list[tuple[ScoreFields, list[ScoreEvent]]]  # each latest score, with its name's history
+    removed: dict[str, list[ScoreEvent]]  # the history of names that no longer have a score
+
+
+def score_panel(*, access: ProjectAccess, target: str, scores: list, **subject) -> ScorePanel:
+    """The panel for `scores` (the latest of each name) of one trace or session. Deleted scores'
+    history is shown only to who may read it (`SCORE_HISTORY_DELETED`, as in the API)."""
+    history = score_events_by_name(
+        project=access.project,
+        target=target,
+        include_deleted=access.can(Action.SCORE_HISTORY_DELETED),
+        **subject,
+    )
+    names = {score.name for score in scores}
+    return ScorePanel(
+        scores=[(score, history.get(score.name, [])) for score in scores],
+        removed={name: events for name, events in history.items() if name not in names},
+    )

@@ -10,8 +10,8 @@ from pandaprobe.errors import NotFound, get_or_not_found
 from pandaprobe.traces.selectors import traces_of
 
 from ..filters import SessionScoreFilter
-from ..models import ScoreEvent, SessionScore
-from .scores import NEWEST_FIRST, latest_per_name, score_events_by_name
+from ..models import SessionScore
+from .scores import NEWEST_FIRST, latest_per_name
 
 
 def session_scores_of(project) -> QuerySet:
@@ -55,11 +55,6 @@ def latest_scores_for_sessions(*, project, session_ids: Iterable[str]) -> dict[s
     for score in latest_per_name(scores, partition=[F("session_id"), F("name")]):
         result[score.session_id].append(score)
     return {session_id: result.get(session_id, []) for session_id in session_ids}
-
-
-def session_score_events(*, project, session_id: str) -> dict[str, list[ScoreEvent]]:
-    """The edit history of every score of this session, by score name, oldest first (one query)."""
-    return score_events_by_name(project=project, target=ScoreEvent.Target.SESSION, session_id=session_id)
 
 
 def session_traces(*, project, session_id: str, limit: int, offset: int) -> tuple[list, int]:

@@ -11,21 +11,25 @@ from evaluations.selectors.scores import latest_scores_for_trace
 from evaluations.selectors.sessions import latest_session_scores
 from pandaprobe.projects.access import ProjectAccess
 
-from .scores import score_update, trace_score_create
+from .scores import score_change_allowed, score_update, trace_score_create
 from .session_scores import session_score_create
 
 
-def own_annotation(scores: list, *, user, name: str, data_type: str, config: ScoreConfig | None):
-    """The latest score of `name` among `scores` when `user` gave it by hand with the same data type
-    and config, else None. Anything else (a judge's score, a teammate's) is never overwritten."""
+def own_annotation(
+    scores: list, *, access: ProjectAccess, name: str, data_type: str, config: ScoreConfig | None
+):
+    """The latest score of `name` among `scores` when the acting user gave it by hand with the same
+    data type and config and may still change it, else None. Anything else (a judge's score, a
+    teammate's) is never overwritten."""
     latest = next((score for score in scores if score.name == name), None)
     if (
         latest is not None
         and latest.source == ScoreSource.ANNOTATION
         and latest.author_id is not None
-        and latest.author_id == getattr(user, "pk", None)
+        and latest.author_id == getattr(access.user, "pk", None)
         and latest.data_type == data_type
         and latest.config_id == (config.pk if config else None)
+        and score_change_allowed(access, latest)
     ):
         return latest
     return None
@@ -34,7 +38,7 @@ def own_annotation(scores: list, *, user, name: str, data_type: str, config: Sco
 def _annotate(access: ProjectAccess, latest: list, create, fields: dict, reason_given: bool):
     """Edit the user's own latest score of that name (PATCH semantics), else create one."""
     own = own_annotation(
-        latest, user=access.user, name=fields["name"], data_type=fields["data_type"], config=fields["config"]
+        latest, access=access, name=fields["name"], data_type=fields["data_type"], config=fields["config"]
     )
     if own is not None:
         changes = (

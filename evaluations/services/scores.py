@@ -34,12 +34,17 @@ def _require_source(access: ProjectAccess, source: str) -> None:
     access.require(SOURCE_ACTIONS[source], f"The {access.actor.value} role may not create {source} scores")
 
 
-def _require_change(access: ProjectAccess, score: ScoreFields) -> None:
-    """Editing or deleting a score: any score for who may manage scores, else only one's own annotation."""
+def score_change_allowed(access: ProjectAccess, score: ScoreFields) -> bool:
+    """Whether `access` may edit or delete `score`: any score for who may manage scores, else only
+    one's own annotation. Pages ask it before offering an edit, so they never offer a refusal."""
     if access.can(Action.SCORE_MANAGE):
-        return
+        return True
     own = access.user is not None and score.author_id == access.user.pk
-    if not (own and score.source == ScoreSource.ANNOTATION and access.can(Action.SCORE_ANNOTATE)):
+    return own and score.source == ScoreSource.ANNOTATION and access.can(Action.SCORE_ANNOTATE)
+
+
+def _require_change(access: ProjectAccess, score: ScoreFields) -> None:
+    if not score_change_allowed(access, score):
         raise PermissionDenied("You may only edit or delete your own annotations")
 
 

@@ -13,15 +13,22 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from pandaprobe.projects.access import SESSION_PROJECT_KEY, ProjectAccess, browser_access, member_projects
+from pandaprobe.projects.access import (
+    SESSION_PROJECT_KEY,
+    Action,
+    ProjectAccess,
+    browser_access,
+    member_projects,
+)
 from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
 from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
 
 from ..forms import ScoreForm, ScoreKind, pick_kind, score_kinds
+from ..models import ScoreEvent
 from ..selectors import annotations as annotation_selectors
 from ..selectors import sessions as session_selectors
-from ..selectors.scores import latest_scores_for_traces
+from ..selectors.scores import latest_scores_for_traces, score_panel
 from ..services.annotations import own_annotation, session_score_annotate, trace_score_annotate
 
 TRACES_PER_PAGE = 50
@@ -102,10 +109,22 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     return render(request, "evaluations/trace_list.html", context, status=400 if errors else 200)
 
 
-# --- scoring form (trace and session pages) ------------------------------------------------------
+# --- score panel (trace and session pages) --------------------------------------------------------
 
 
-def _score_panel(request: HttpRequest, access: ProjectAccess, scores: list, *, form: ScoreForm | None):
+def _score_panel(request: HttpRequest, access: ProjectAccess, scores: list, *, target: str, form, **subject):
+    """The score panel of a trace (`trace_id=`) or session (`session_id=`): the latest scores with
+    the history this user may read, and the scoring form, offered only to who may annotate."""
+    panel = score_panel(access=access, target=target, scores=scores, **subject)
+    return {
+        "scores": panel.scores,
+        "removed": panel.removed,
+        "can_annotate": access.can(Action.SCORE_ANNOTATE),
+        **_score_form(request, access, scores, form=form),
+    }
+
+
+def _score_form(request: HttpRequest, access: ProjectAccess, scores: list, *, form: ScoreForm | None):
     """The scoring form's context: the kinds to choose from, the chosen one, and the form, filled
     in with the user's own score of that name when saving would edit it."""
     kinds = (
@@ -115,7 +134,7 @@ def _score_panel(request: HttpRequest, access: ProjectAccess, scores: list, *, f
         kind = form.chosen_kind() or pick_kind(kinds, form.data.get("kind"))
         return {"form": form, "kinds": kinds, "kind": kind, "editing": None}
     kind = pick_kind(kinds, request.GET.get("score_with"))
-    editing = _own_score(kind, scores, request.user)
+    editing = _own_score(kind, scores, access)
     initial = {"kind": kind.key}
     if editing is not None:
         initial.update(value=editing.value or "", reason=editing.reason or "", reason_shown=True)
@@ -123,11 +142,11 @@ def _score_panel(request: HttpRequest, access: ProjectAccess, scores: list, *, f
     return {"form": form, "kinds": kinds, "kind": kind, "editing": editing}
 
 
-def _own_score(kind: ScoreKind, scores: list, user):
+def _own_score(kind: ScoreKind, scores: list, access: ProjectAccess):
     if kind.config is None:
         return None  # a free name is typed at save time
     return own_annotation(
-        scores, user=user, name=kind.config.name, data_type=kind.data_type, config=kind.config
+        scores, access=access, name=kind.config.name, data_type=kind.data_type, config=kind.config
     )
 
 
@@ -151,7 +170,6 @@ def _with_query(url: str, request: HttpRequest, anchor: str = "") -> str:
 
 def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form=None, status=200):
     page = annotation_selectors.trace_page(project=access.project, trace_id=trace_id)
-    latest_names = {score.name for score in page.scores}
     back = request.GET.copy()
     back.pop("score_with", None)
     context = {
@@ -159,11 +177,11 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
         "access": access,
         "trace": page.trace,
         "spans": page.spans,
-        "scores": [(score, page.history.get(score.name, [])) for score in page.scores],
-        "removed": {name: events for name, events in page.history.items() if name not in latest_names},
         "list_query": back.urlencode(),
         "query": request.GET.urlencode(),
-        **_score_panel(request, access, page.scores, form=form),
+        **_score_panel(
+            request, access, page.scores, target=ScoreEvent.Target.TRACE, form=form, trace_id=page.trace.pk
+        ),
     }
     return render(request, "evaluations/trace_detail.html", context, status=status)
 
@@ -240,7 +258,6 @@ def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str
     )
     trace_scores = latest_scores_for_traces(project=access.project, trace_ids=[t.pk for t in traces])
     scores = session_selectors.latest_session_scores(project=access.project, session_id=session_id)
-    history = session_selectors.session_score_events(project=access.project, session_id=session_id)
     context = {
         "nav": "sessions",
         "access": access,
@@ -249,10 +266,11 @@ def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str
         "total": total,
         "number": number,
         "has_next": number * SESSION_TRACES_PER_PAGE < total,
-        "scores": [(score, history.get(score.name, [])) for score in scores],
         "query": request.GET.urlencode(),
         "trace_query": urlencode({"session_id": session_id}),
-        **_score_panel(request, access, scores, form=form),
+        **_score_panel(
+            request, access, scores, target=ScoreEvent.Target.SESSION, form=form, session_id=session_id
+        ),
     }
     return render(request, "evaluations/session_detail.html", context, status=status)
 

@@ -80,7 +80,6 @@ def test_a_users_score_names_its_author(bearer_client, admin_user, project, sess
         ({"session_id": "chat-1", "name": "x", "value": "1.5"}, "value"),
         ({"session_id": "chat-1", "name": "x", "value": "yes", "data_type": "BOOLEAN"}, "value"),
         ({"session_id": "chat-1", "name": "x", "value": "0.5", "data_type": "TEXT"}, "data_type"),
-        ({"session_id": "chat-1", "name": "x", "value": "0.5", "source": "AUTOMATED"}, "source"),
         ({"session_id": "chat-1", "name": "x", "value": "0.5", "metadata": [1]}, "metadata"),
         ({"session_id": "chat-1", "name": "x", "value": "0.5", "config_id": "nope"}, "config_id"),
     ],

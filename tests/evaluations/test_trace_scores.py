@@ -63,9 +63,10 @@ def test_programmatic_source_is_accepted(api, trace):
 
 
 def test_automated_source_is_refused(api, trace):
+    # AUTOMATED is the judge's: no API caller's role holds SCORE_AUTOMATED.
     response = post_score(api, trace, source="AUTOMATED")
-    assert response.status_code == 422
-    assert fields(response) == {"source"}
+    assert response.status_code == 403
+    assert "AUTOMATED" in response.json()["detail"]
     assert not TraceScore.objects.exists()
 
 
