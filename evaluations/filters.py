@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef
 
+from pandaprobe.traces.filters import TimeFilter
 from pandaprobe.traces.models import Trace
 
 from .models import ScoreConfig, ScoreDataType, ScoreSource, ScoreStatus, SessionScore, TraceScore
@@ -19,8 +20,8 @@ class ScoreFilter(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(choices=ScoreSource.choices)
     status = django_filters.ChoiceFilter(choices=ScoreStatus.choices)
     eval_run_id = django_filters.UUIDFilter()
-    date_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    date_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    date_from = TimeFilter(field_name="created_at", lookup_expr="gte")
+    date_to = TimeFilter(field_name="created_at", lookup_expr="lt")
 
 
 class TraceScoreFilter(ScoreFilter):
@@ -46,7 +47,10 @@ class SessionScoreFilter(ScoreFilter):
 
 
 class ScoreConfigFilter(django_filters.FilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains")
+    # No longer than the column (SQLite refuses LIKE patterns over 50,000 bytes).
+    name = django_filters.CharFilter(
+        lookup_expr="icontains", max_length=ScoreConfig._meta.get_field("name").max_length
+    )
     data_type = django_filters.ChoiceFilter(choices=ScoreDataType.choices)
     is_archived = django_filters.BooleanFilter()
 

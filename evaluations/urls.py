@@ -13,10 +13,10 @@ urlpatterns = [
     path("traces/<uuid:trace_id>/", views.trace_detail, name="trace-detail"),
     path("traces/<uuid:trace_id>/score/", views.trace_score, name="trace-score"),
     path("sessions/", views.session_list, name="session-list"),
-    # `path`, not `str`: a session id may hold "/". The score URL comes first so it is not read
-    # as part of a session id.
-    path("sessions/<path:session_id>/score/", views.session_score, name="session-score"),
-    path("sessions/<path:session_id>/", views.session_detail, name="session-detail"),
+    # A session id may hold "/" (`session_page`, like `path`). The score URL comes first so it is not
+    # read as part of a session id.
+    path("sessions/<session_page:session_id>/score/", views.session_score, name="session-score"),
+    path("sessions/<session_page:session_id>/", views.session_detail, name="session-detail"),
 ]
 
 # Review queues (part B of issue 4).

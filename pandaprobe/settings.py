@@ -109,6 +109,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every answer: no API path answers HTML, with DEBUG on or off.
+    "pandaprobe.api.middleware.JsonErrorsMiddleware",
     "pandaprobe.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -203,6 +205,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": False,
+    # The API's path converters (pandaprobe/api/paths.py) match any segment so that a bad one is a 422.
+    "PATH_CONVERTER_OVERRIDES": {"api_uuid": {"type": "string", "format": "uuid"}, "session": str},
     # Security schemes come from pandaprobe/projects/schema.py, one per authentication class.
     # Enums named as in the reference document (several models have a `status`).
     "ENUM_NAME_OVERRIDES": {

@@ -1,9 +1,16 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from pandaprobe.api import paths
 from pandaprobe.api.views import HealthView
+
+# Before the included URLconfs are read. The API's converters let a bad value through to the view,
+# which answers 422 naming it (`pandaprobe/api/paths.py`).
+register_converter(paths.UUIDConverter, "api_uuid")
+register_converter(paths.SessionIdConverter, "session")
+register_converter(paths.SessionPageConverter, "session_page")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,6 +7,7 @@ import pytest
 
 from evaluations.models import ScoreConfig, SessionScore, TraceScore
 
+from .errors import error_locs
 from .factories import TraceFactory
 
 NUL, SURROGATE = "x\u0000y", "\ud800"
@@ -34,8 +35,7 @@ def test_unstorable_values_are_refused_naming_the_path(api, trace, path, body, f
         base = {"name": "c", "data_type": "CATEGORICAL"}
     # json.dumps escapes the surrogate as `\ud800`, as a real client sends it
     response = api.post(path, json.dumps({**base, **body}), content_type="application/json")
-    assert response.status_code == 422, response.content
-    assert field in [error["field"] for error in response.json()["errors"]]
+    assert field in error_locs(response)
     assert not TraceScore.objects.exists() and not SessionScore.objects.exists()
     assert not ScoreConfig.objects.exists()
 
@@ -45,5 +45,4 @@ def test_a_non_finite_number_anywhere_is_refused(api, trace):
         "TRACE", str(trace.pk)
     )
     response = api.post("/evaluations/trace-scores", raw, content_type="application/json")
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "metadata.n"
+    assert error_locs(response) == ["metadata.n"]

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
+from pandaprobe.api.paths import ApiView
 
 from ..models import ScoreDataType
 from ..selectors import annotations as selectors
@@ -88,7 +89,7 @@ class ScoreConfigCollectionView(APIView):
         return Response(ScoreConfigResponseSerializer(config).data, status=status.HTTP_201_CREATED)
 
 
-class ScoreConfigDetailView(APIView):
+class ScoreConfigDetailView(ApiView):
     @extend_schema(operation_id="get_score_config", responses=ScoreConfigResponseSerializer, tags=TAGS)
     def get(self, request, config_id):
         config = selectors.score_config_get(project=request.auth.project, config_id=config_id)

@@ -6,7 +6,7 @@ Each column has one converter chosen up front, so a million rows cost no per-cel
 import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
 
 from django.db import connections, transaction
 from django.db.models import QuerySet
@@ -119,5 +119,10 @@ def _rows(queryset: QuerySet) -> Iterator[tuple]:
 
 
 def export_chunks(queryset: QuerySet, fmt: str) -> Iterator[str]:
-    """The export file of `fmt` ("csv" or "jsonl"), chunk by chunk, reading rows as it goes."""
-    return RENDERERS[fmt](_rows(queryset))
+    """The export file of `fmt` ("csv" or "jsonl"), chunk by chunk, reading rows as it goes.
+
+    The query runs here, before the caller starts the response: a query that fails is an error
+    answer, never a 200 whose file stops short (the parameters are validated before this)."""
+    rows = _rows(queryset)
+    first = list(islice(rows, 1))
+    return RENDERERS[fmt](chain(first, rows))

@@ -1,7 +1,5 @@
 """Session-score endpoints, by the same rules as trace scores (same services underneath)."""
 
-import uuid
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -10,6 +8,7 @@ from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
+from pandaprobe.api.paths import ApiView, require_uuid
 
 from ..models import ScoreDataType, ScoreSource, ScoreStatus
 from ..selectors import annotations as annotation_selectors
@@ -46,13 +45,6 @@ class SessionScoreResponseSerializer(serializers.Serializer):
 
 
 SessionScorePage = envelope_schema(SessionScoreResponseSerializer, "PaginatedSessionScoreResponse")
-
-
-def _score_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise serializers.ValidationError({"score_id": "must be a score UUID"}) from None
 
 
 class SessionScoreCollectionView(APIView):
@@ -95,7 +87,7 @@ class SessionScoreCollectionView(APIView):
         return page_response(page, SessionScoreResponseSerializer)
 
 
-class SessionScoreDetailView(APIView):
+class SessionScoreDetailView(ApiView):
     """GET takes a SESSION id (all its scores); PATCH and DELETE on the same URL take a SCORE id,
     as in the reference API."""
 
@@ -119,7 +111,7 @@ class SessionScoreDetailView(APIView):
     )
     def patch(self, request, session_id):
         score = session_selectors.session_score_get(
-            project=request.auth.project, score_id=_score_id(session_id)
+            project=request.auth.project, score_id=require_uuid("score_id", session_id)
         )
         changes = validated(UpdateSessionScoreRequestSerializer, request.data)
         score = services.session_score_update(access=request.auth, score=score, changes=changes)
@@ -128,7 +120,7 @@ class SessionScoreDetailView(APIView):
     @extend_schema(operation_id="delete_session_score", responses={204: None}, tags=TAGS)
     def delete(self, request, session_id):
         score = session_selectors.session_score_get(
-            project=request.auth.project, score_id=_score_id(session_id)
+            project=request.auth.project, score_id=require_uuid("score_id", session_id)
         )
         services.session_score_delete(access=request.auth, score=score)
         return Response(status=status.HTTP_204_NO_CONTENT)

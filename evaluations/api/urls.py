@@ -8,24 +8,28 @@ urlpatterns = [
     path("trace-scores/export", views.TraceScoreExportView.as_view(), name="trace-scores-export"),
     # GET takes a trace id; PATCH/DELETE on the same URL take a score id and are dispatched by method.
     path(
-        "trace-scores/<uuid:trace_id>", views.TraceScoresForTraceView.as_view(), name="trace-scores-for-trace"
+        "trace-scores/<api_uuid:trace_id>",
+        views.TraceScoresForTraceView.as_view(),
+        name="trace-scores-for-trace",
     ),
     # Never matched (the pattern above answers first): it documents PATCH/DELETE as {score_id}.
-    path("trace-scores/<uuid:score_id>", views.score_detail_view, name="trace-score-detail"),
+    path("trace-scores/<api_uuid:score_id>", views.score_detail_view, name="trace-score-detail"),
     path(
-        "trace-scores/<uuid:score_id>/history",
+        "trace-scores/<api_uuid:score_id>/history",
         views.TraceScoreHistoryView.as_view(),
         name="trace-score-history",
     ),
     # Score configs and session scores (annotation, part A).
     path("score-configs", configs.ScoreConfigCollectionView.as_view(), name="score-configs"),
     path(
-        "score-configs/<uuid:config_id>", configs.ScoreConfigDetailView.as_view(), name="score-config-detail"
+        "score-configs/<api_uuid:config_id>",
+        configs.ScoreConfigDetailView.as_view(),
+        name="score-config-detail",
     ),
     path("session-scores", session_scores.SessionScoreCollectionView.as_view(), name="session-scores"),
     # GET takes a session id; PATCH/DELETE on the same URL take a score id (the reference's paths).
     path(
-        "session-scores/<str:session_id>",
+        "session-scores/<session:session_id>",
         session_scores.SessionScoreDetailView.as_view(),
         name="session-score-detail",
     ),

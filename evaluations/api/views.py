@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
+from pandaprobe.api.paths import ApiView
 from pandaprobe.projects.access import Action
 
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
@@ -85,7 +86,7 @@ class TraceScoreExportView(APIView):
         return super().perform_content_negotiation(request, force=True)
 
 
-class TraceScoreDetailView(APIView):
+class TraceScoreDetailView(ApiView):
     """PATCH and DELETE of one score, by score id (reached through `TraceScoresForTraceView`)."""
 
     @extend_schema(
@@ -110,7 +111,7 @@ class TraceScoreDetailView(APIView):
 score_detail_view = TraceScoreDetailView.as_view()
 
 
-class TraceScoresForTraceView(APIView):
+class TraceScoresForTraceView(ApiView):
     """GET /trace-scores/{id} takes a TRACE id, while PATCH and DELETE on the same URL take a SCORE
     id (the reference API's route clash): those two methods are handed to `TraceScoreDetailView`."""
 
@@ -130,7 +131,7 @@ class TraceScoresForTraceView(APIView):
         return Response(s.TraceScoreResponseSerializer(scores, many=True).data)
 
 
-class TraceScoreHistoryView(APIView):
+class TraceScoreHistoryView(ApiView):
     @extend_schema(
         operation_id="get_trace_score_history",
         description="Every create, edit and delete of the score, oldest first. A deleted score's "

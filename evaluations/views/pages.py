@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -34,6 +34,7 @@ from ..services.annotations import own_annotation, session_score_annotate, trace
 TRACES_PER_PAGE = 50
 SESSIONS_PER_PAGE = 50
 SESSION_TRACES_PER_PAGE = 100
+MAX_PAGE = 10**6
 # Where switching project may return to: pages that hold no id of the project left behind.
 LANDING_PAGES = ("trace-list", "session-list", "queue-list")
 
@@ -212,10 +213,15 @@ def trace_score(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
 
 
 def _page_number(raw: str | None) -> int:
+    """The page asked for (1 if it is no number); a 400 beyond `MAX_PAGE`, where page × size would
+    overflow the database's OFFSET (`?page=99999999999999999999` was a 500)."""
     try:
-        return max(int(raw or 1), 1)
+        number = max(int(raw or 1), 1)
     except ValueError:
         return 1
+    if number > MAX_PAGE:
+        raise BadRequest(f"There is no page {number}")
+    return number
 
 
 @login_required

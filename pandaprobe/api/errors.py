@@ -1,11 +1,16 @@
-"""One error shape for the whole API.
+"""The API's one exception handler, and the two error shapes of the reference API.
 
-Every error is `{"detail": "..."}`; validation errors are 422
-`{"detail": "Validation error", "errors": [{"field": "spans.3.kind", "message": "..."}]}`.
+- A request of the wrong shape (a body, query or path parameter that does not validate) is a 422
+  `HTTPValidationError`: `{"detail": [{"loc": ["body", "spans", 0, "kind"], "msg": "...", "type":
+  "literal_error"}]}`. Its location is decided once, by whoever validates: `validated` and
+  `validated_model` (body), `require_valid` and `page_params` (query), the path converters
+  (`pandaprobe/api/paths.py`). Each raises a `RequestValidationError`.
+- A request refused by a rule is `{"detail": "..."}`: a domain error (`pandaprobe/errors.py`), or a
+  Django `ValidationError` a service raised about a field (422, `"value: 1.5 is outside ..."`).
 """
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal
 
 import pydantic
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
@@ -14,9 +19,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from pandaprobe import errors as domain
+
+Location = Literal["body", "query", "path"]
+Loc = tuple[str | int, ...]
+# One error inside its location: (path, message, type), e.g. (("spans", 0, "kind"), "...", "literal_error").
+FieldError = tuple[Loc, str, str]
 
 # Domain errors (raised by services, which know nothing of HTTP) and their status codes.
 DOMAIN_STATUS = {
@@ -25,6 +34,10 @@ DOMAIN_STATUS = {
     domain.Conflict: status.HTTP_409_CONFLICT,
     domain.RuleViolation: status.HTTP_422_UNPROCESSABLE_ENTITY,
 }
+# The type of an error whose validator gave no code of its own.
+DEFAULT_TYPE = "value_error"
+# DRF and Django put errors of the whole object under these keys; the reference puts them at the parent.
+WHOLE_OBJECT_KEYS = ("non_field_errors", "__all__")
 
 
 def _printable(value) -> str:
@@ -33,41 +46,78 @@ def _printable(value) -> str:
     return str(value).encode("utf-8", "replace").decode()
 
 
-def flatten_errors(detail, prefix: str = "") -> list[dict[str, str]]:
-    """Turn DRF/Django nested error structures into `[{"field", "message"}]` with dotted paths."""
+class RequestValidationError(DjangoValidationError):
+    """The request's shape is wrong: one 422 listing every error with its location.
+
+    A Django `ValidationError` too (keyed by dotted field), so pages that show a filter's errors
+    beside its field catch it like any form error.
+    """
+
+    def __init__(self, location: Location, errors: Iterable[FieldError]):
+        self.location = location
+        self.field_errors = [(tuple(loc), _printable(msg), kind or DEFAULT_TYPE) for loc, msg, kind in errors]
+        by_field: dict[str, list[DjangoValidationError]] = {}
+        for loc, msg, kind in self.field_errors:
+            field = ".".join(str(part) for part in loc) or "__all__"
+            by_field.setdefault(field, []).append(DjangoValidationError(msg, code=kind))
+        super().__init__(by_field)
+
+    @property
+    def detail(self) -> list[dict[str, Any]]:
+        """The reference's `HTTPValidationError.detail`."""
+        return [
+            {"loc": [self.location, *loc], "msg": msg, "type": kind} for loc, msg, kind in self.field_errors
+        ]
+
+    @classmethod
+    def from_drf(cls, location: Location, detail) -> "RequestValidationError":
+        """From DRF's nested errors (`serializer.errors`, `ValidationError.detail`)."""
+        return cls(location, _drf_errors(detail, ()))
+
+    @classmethod
+    def from_django(cls, location: Location, error: DjangoValidationError) -> "RequestValidationError":
+        """From a Django form's (or a django-filter filterset's) errors."""
+        detail = error.error_dict if hasattr(error, "error_dict") else {"__all__": error.error_list}
+        return cls(
+            location,
+            [
+                ((() if field in WHOLE_OBJECT_KEYS else (field,)), message, item.code)
+                for field, items in detail.items()
+                for item in items
+                for message in item.messages
+            ],
+        )
+
+    @classmethod
+    def from_pydantic(cls, location: Location, exc: pydantic.ValidationError) -> "RequestValidationError":
+        """From pydantic's errors; a custom error's `json_path` reaches into a JSON value."""
+        errors = []
+        for error in exc.errors(include_url=False):
+            inner = (error.get("ctx") or {}).get("json_path")
+            errors.append(((*error["loc"], inner) if inner else error["loc"], error["msg"], error["type"]))
+        return cls(location, errors)
+
+
+def _drf_errors(detail, loc: Loc) -> Iterator[FieldError]:
     if isinstance(detail, dict):
-        errors = []
         for key, value in detail.items():
-            name = "" if key in ("non_field_errors", "__all__") else _printable(key)
-            path = f"{prefix}.{name}" if prefix and name else (name or prefix)
-            errors.extend(flatten_errors(value, path))
-        return errors
-    if isinstance(detail, list):
-        if all(not isinstance(item, (dict, list)) for item in detail):
-            return [{"field": prefix or "body", "message": _printable(item)} for item in detail]
-        errors = []
+            yield from _drf_errors(value, loc if key in WHOLE_OBJECT_KEYS else (*loc, key))
+    elif isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        # A list serializer's errors: one entry per item, empty for the valid ones.
         for index, item in enumerate(detail):
-            if item in ({}, [], None):
-                continue
-            errors.extend(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
-        return errors
-    return [{"field": prefix or "body", "message": _printable(detail)}]
-
-
-def validation_error_response(errors: list[dict[str, str]]) -> Response:
-    return Response(
-        {"detail": "Validation error", "errors": errors}, status=status.HTTP_422_UNPROCESSABLE_ENTITY
-    )
-
-
-def _django_validation_detail(exc: DjangoValidationError):
-    return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            yield from _drf_errors(item, (*loc, index))
+    elif isinstance(detail, list):
+        for item in detail:
+            yield loc, item, getattr(item, "code", None)
+    else:
+        yield loc, detail, getattr(detail, "code", None)
 
 
 def validated(serializer_class, data, **kwargs) -> dict:
     """A request body's validated data (a copy the caller may change); else a 422 naming each bad field."""
     serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
+    if not serializer.is_valid():
+        raise RequestValidationError.from_drf("body", serializer.errors)
     return (
         dict(serializer.validated_data)
         if isinstance(serializer.validated_data, dict)
@@ -77,49 +127,45 @@ def validated(serializer_class, data, **kwargs) -> dict:
 
 def validated_model(model: type[pydantic.BaseModel], data) -> Any:
     """A request body checked by a pydantic model, as plain data holding only what was sent (an upsert
-    tells "not sent" from null); else a 422 naming each bad field, e.g. `spans.3.kind`."""
+    tells "not sent" from null); else a 422 naming each bad field, e.g. `["body", "spans", 3, "kind"]`."""
     try:
         return model.model_validate(data).model_dump(exclude_unset=True)
     except pydantic.ValidationError as exc:
-        raise exceptions.ValidationError(pydantic_errors(exc)) from None
-
-
-def pydantic_errors(exc: pydantic.ValidationError) -> dict[str, list[str]]:
-    """`{"spans.0.kind": [message, ...]}`; a custom error's `json_path` reaches into a JSON value."""
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False):
-        path = [str(part) for part in error["loc"]]
-        inner = (error.get("ctx") or {}).get("json_path")
-        field = ".".join([*path, inner] if inner else path) or "body"
-        errors.setdefault(field, []).append(error["msg"])
-    return errors
+        raise RequestValidationError.from_pydantic("body", exc) from None
 
 
 def require_valid(form_or_filterset):
-    """The form or filterset (django-filter) once its input is valid; else a 422 naming each bad field."""
+    """The form or filterset (django-filter) of query parameters once they are valid; else a 422
+    naming each bad parameter."""
     form = getattr(form_or_filterset, "form", form_or_filterset)
     if not form.is_valid():
-        raise DjangoValidationError(form.errors.as_data())
+        raise RequestValidationError.from_django("query", DjangoValidationError(form.errors.as_data()))
     return form_or_filterset
 
 
 def validate_all(*checks: Callable[[], Any]) -> list[Any]:
-    """Run every check and return their results; if some fail, one 422 lists all their errors
-    (`?limit=0&status=FOO` names both parameters, not only the first)."""
-    results, errors = [], []
+    """Run every query-parameter check and return their results; if some fail, one 422 lists all
+    their errors (`?limit=0&status=FOO` names both parameters, not only the first)."""
+    results, failures = [], []
     for check in checks:
         try:
             results.append(check())
-        except exceptions.ValidationError as exc:
-            errors.extend(flatten_errors(exc.detail))
-        except DjangoValidationError as exc:
-            errors.extend(flatten_errors(_django_validation_detail(exc)))
-    if errors:
-        merged: dict[str, list[str]] = {}
-        for error in errors:
-            merged.setdefault(error["field"], []).append(error["message"])
-        raise exceptions.ValidationError(merged)
+        except RequestValidationError as exc:
+            failures.append(exc)
+    if failures:
+        raise RequestValidationError("query", [error for exc in failures for error in exc.field_errors])
     return results
+
+
+def rule_message(error: DjangoValidationError) -> str:
+    """A service's ValidationError as one line that keeps each field's name: `value: 1.5 is ...`."""
+    if not hasattr(error, "error_dict"):
+        return "; ".join(error.messages)
+    return "; ".join(
+        message if field in WHOLE_OBJECT_KEYS else f"{field}: {message}"
+        for field, messages in error.message_dict.items()
+        for message in messages
+    )
 
 
 def _not_found_detail(exc: Exception) -> str | None:
@@ -131,14 +177,23 @@ def _not_found_detail(exc: Exception) -> str | None:
     return message if message and "matches the given query" not in message else None
 
 
+def _unprocessable(detail) -> Response:
+    return Response({"detail": detail}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+
 def exception_handler(exc, context):
+    # Imported here: `rest_framework.views` loads the parser classes, and the parser imports this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, RequestValidationError):  # before its base class, a rule's ValidationError
+        return _unprocessable(exc.detail)
+    if isinstance(exc, exceptions.ValidationError):  # a serializer used without `validated()`: a body
+        return _unprocessable(RequestValidationError.from_drf("body", exc.detail).detail)
+    if isinstance(exc, DjangoValidationError):
+        return _unprocessable(_printable(rule_message(exc)))
     if isinstance(exc, domain.DomainError):
         code = next(code for kind, code in DOMAIN_STATUS.items() if isinstance(exc, kind))
         return Response({"detail": _printable(exc.message)}, status=code)
-    if isinstance(exc, DjangoValidationError):
-        return validation_error_response(flatten_errors(_django_validation_detail(exc)))
-    if isinstance(exc, exceptions.ValidationError):
-        return validation_error_response(flatten_errors(exc.detail))
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, (Http404, ObjectDoesNotExist)):

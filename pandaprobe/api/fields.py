@@ -17,45 +17,49 @@ MAX_JSON_DEPTH = 64
 _UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
 
 
-def text_problem(text: str) -> str | None:
+# (message, type) of a value that cannot be stored; the type is the 422's machine word.
+Problem = tuple[str, str]
+NUL_PROBLEM = ("Null characters are not allowed.", "null_character")
+SURROGATE_PROBLEM = ("Surrogate characters are not allowed.", "surrogate_character")
+NOT_FINITE_PROBLEM = ("Only finite numbers are allowed.", "finite_number")
+
+
+def text_problem(text: str) -> Problem | None:
     found = _UNSTORABLE_CHAR.search(text)
     if found is None:
         return None
-    return (
-        "Null characters are not allowed."
-        if found.group() == "\x00"
-        else "Surrogate characters are not allowed."
-    )
+    return NUL_PROBLEM if found.group() == "\x00" else SURROGATE_PROBLEM
 
 
-def _children(value, path: str):
+def _children(value, path: tuple):
     items = value.items() if isinstance(value, dict) else enumerate(value)
     for key, child in items:
-        yield key, child, f"{path}.{key}" if path else str(key)
+        yield key, child, (*path, key)
 
 
-def json_problem(value) -> tuple[str, str] | None:
-    """The first `(path, message)` that cannot be stored, or None. Iterative: no recursion limit."""
-    stack = [(value, "", 0)]
+def json_problem(value) -> tuple[tuple, str, str] | None:
+    """The first `(path, message, type)` that cannot be stored, or None; the path holds keys and list
+    indexes, e.g. `("spans", 0, "input")`. Iterative: no recursion limit."""
+    stack = [(value, (), 0)]
     while stack:
         current, path, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            return path, f"Nesting deeper than {MAX_JSON_DEPTH} levels is not allowed."
+            return path, f"Nesting deeper than {MAX_JSON_DEPTH} levels is not allowed.", "json_depth"
         if isinstance(current, str):
             problem = text_problem(current)
         elif isinstance(current, float) and not math.isfinite(current):
-            problem = "Only finite numbers are allowed."
+            problem = NOT_FINITE_PROBLEM
         elif isinstance(current, (dict, list)):
             problem = None
             for key, child, child_path in _children(current, path):
                 key_problem = text_problem(key) if isinstance(key, str) else None
                 if key_problem:
-                    return path, f"Keys: {key_problem}"
+                    return path, f"Keys: {key_problem[0]}", key_problem[1]
                 stack.append((child, child_path, depth + 1))
         else:
             problem = None
         if problem:
-            return path, problem
+            return path, *problem
     return None
 
 

@@ -7,6 +7,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from .errors import RequestValidationError
+
 MAX_OFFSET = 10**9
 # The OpenAPI description of `limit` and `offset` on every list endpoint.
 PAGE_PARAMETERS = [
@@ -32,7 +34,8 @@ def page_params(query_params, *, max_limit: int = 200, default_limit: int = 50) 
     """Validated (limit, offset); a bad value raises a 422 naming `limit` or `offset`."""
     data = {k: v for k, v in query_params.items() if k in ("limit", "offset")}
     params = _page_params_serializer(max_limit, default_limit)(data=data)
-    params.is_valid(raise_exception=True)
+    if not params.is_valid():
+        raise RequestValidationError.from_drf("query", params.errors)
     return params.validated_data["limit"], params.validated_data["offset"]
 
 

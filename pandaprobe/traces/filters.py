@@ -33,8 +33,8 @@ class TagsAnyFilter(django_filters.Filter):
 
 
 class InRangeIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """An ISO 8601 time that still exists in UTC (`0001-01-01T00:00+05:00` does not: SQLite's
-    adapter would overflow converting it)."""
+    """An ISO 8601 time that still exists in UTC (`0001-01-01T00:00+05:00` does not: the database
+    adapters overflow converting it, a 500 mid-query)."""
 
     def to_python(self, value):
         parsed = super().to_python(value)
@@ -42,11 +42,13 @@ class InRangeIsoDateTimeField(django_filters.fields.IsoDateTimeField):
             try:
                 parsed.astimezone(UTC)
             except OverflowError:
-                raise forms.ValidationError("Datetime value out of range.") from None
+                raise forms.ValidationError("Datetime value out of range.", code="datetime_range") from None
         return parsed
 
 
 class TimeFilter(django_filters.IsoDateTimeFilter):
+    """Every date-time query parameter of the API and the pages (traces, sessions, scores)."""
+
     field_class = InRangeIsoDateTimeField
 
 
@@ -74,7 +76,11 @@ class TraceFilter(django_filters.FilterSet):
     user_id = django_filters.CharFilter()
     environment = django_filters.CharFilter()
     tags = TagsAnyFilter()
-    name = django_filters.CharFilter(lookup_expr="icontains")
+    # Substrings no longer than the column: a longer one matches nothing, and SQLite refuses LIKE
+    # patterns over 50,000 bytes (a 500).
+    name = django_filters.CharFilter(
+        lookup_expr="icontains", max_length=Trace._meta.get_field("name").max_length
+    )
     started_after = TimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = TimeFilter(field_name="started_at", lookup_expr="lt")
     sort_by = django_filters.ChoiceFilter(choices=[(k, k) for k in SORT_FIELDS], method="skip")
@@ -98,7 +104,11 @@ class SessionTraceFilter(django_filters.FilterSet):
 
     user_id = django_filters.CharFilter()
     tags = TagsAnyFilter()
-    query = django_filters.CharFilter(field_name="session_id", lookup_expr="icontains")
+    query = django_filters.CharFilter(
+        field_name="session_id",
+        lookup_expr="icontains",
+        max_length=Trace._meta.get_field("session_id").max_length,
+    )
     started_after = TimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = TimeFilter(field_name="started_at", lookup_expr="lt")
 

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from ..errors import error_locs
 from ..factories import TraceFactory, TraceScoreFactory
 
 URL = "/evaluations/trace-scores/export"
@@ -107,14 +108,27 @@ def test_empty_csv_has_the_header(api):
 @pytest.mark.parametrize("params", [{}, {"format": "xlsx"}, {"format": ""}])
 def test_bad_format_is_422_naming_format(api, params):
     response = api.get(URL, params)
-    assert response.status_code == 422
-    assert [e["field"] for e in response.json()["errors"]] == ["format"]
+    assert error_locs(response) == ["format"]
 
 
-@pytest.mark.parametrize(("params", "field"), [({"source": "X"}, "source"), ({"date_to": "soon"}, "date_to")])
-def test_bad_filter_is_422(api, params, field):
-    response = api.get(URL, {"format": "csv", **params})
-    assert response.status_code == 422 and [e["field"] for e in response.json()["errors"]] == [field]
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"source": "X"}, "source"),
+        ({"date_to": "soon"}, "date_to"),
+        ({"date_from": "0001-01-01T00:00:00+01:00"}, "date_from"),
+        ({"date_from": "9999-12-31T23:59:59-01:00"}, "date_from"),
+        ({"eval_run_id": "x"}, "eval_run_id"),
+        ({"name": "a\x00b"}, "name"),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_bad_filter_is_a_422_before_any_of_the_file_is_sent(api, trace, fmt, params, field):
+    for index in range(3):
+        TraceScoreFactory(trace=trace, name=f"n{index}")
+    response = api.get(URL, {"format": fmt, **params})
+    assert not response.streaming  # never a 200 whose file stops short
+    assert error_locs(response) == [field]
 
 
 def test_errors_are_json_whatever_the_client_accepts(api):

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from evaluations.models import ScoreConfig, ScoreEvent, SessionScore
+from tests.errors import error_locs, rule_fields
 from tests.factories import TraceFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,11 +26,6 @@ def session(project):
 
 def post(client, **body):
     return client.post(URL, body, format="json")
-
-
-def errors(response) -> dict[str, str]:
-    assert response.status_code == 422, response.content
-    return {e["field"]: e["message"] for e in response.json()["errors"]}
 
 
 def test_create_returns_the_reference_shape(api, project, session):
@@ -77,15 +73,25 @@ def test_a_users_score_names_its_author(bearer_client, admin_user, project, sess
         ({"name": "x", "value": "0.5"}, "session_id"),
         ({"session_id": "chat-1", "value": "0.5"}, "name"),
         ({"session_id": "chat-1", "name": "x"}, "value"),
-        ({"session_id": "chat-1", "name": "x", "value": "1.5"}, "value"),
-        ({"session_id": "chat-1", "name": "x", "value": "yes", "data_type": "BOOLEAN"}, "value"),
         ({"session_id": "chat-1", "name": "x", "value": "0.5", "data_type": "TEXT"}, "data_type"),
         ({"session_id": "chat-1", "name": "x", "value": "0.5", "metadata": [1]}, "metadata"),
         ({"session_id": "chat-1", "name": "x", "value": "0.5", "config_id": "nope"}, "config_id"),
     ],
 )
 def test_bad_body_is_a_422_naming_the_field(api, session, body, field):
-    assert field in errors(post(api, **body))
+    assert field in error_locs(post(api, **body))
+    assert SessionScore.objects.count() == 0 and ScoreEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"session_id": "chat-1", "name": "x", "value": "1.5"},
+        {"session_id": "chat-1", "name": "x", "value": "yes", "data_type": "BOOLEAN"},
+    ],
+)
+def test_a_value_its_type_refuses_is_a_rule_422_naming_value(api, session, body):
+    assert rule_fields(post(api, **body)) == {"value"}
     assert SessionScore.objects.count() == 0 and ScoreEvent.objects.count() == 0
 
 
@@ -98,19 +104,19 @@ def test_unknown_or_foreign_session_is_404(api, other_api, session):
 def test_config_gives_the_type_and_the_rules(api, other_api, project, other_project, session):
     verdict = ScoreConfig.objects.create(project=project, name="verdict", data_type="CATEGORICAL",
                                          categories=["PASS", "FAIL"])  # fmt: skip
-    assert "value" in errors(
+    assert "value" in rule_fields(
         post(api, session_id=session, name="verdict", value="MAYBE", config_id=str(verdict.pk))
     )
     created = post(api, session_id=session, name="verdict", value="PASS", config_id=str(verdict.pk))
     assert created.status_code == 201 and created.json()["data_type"] == "CATEGORICAL"
     foreign = ScoreConfig.objects.create(project=other_project, name="theirs", data_type="NUMERIC")
-    assert "config_id" in errors(
+    assert "config_id" in rule_fields(
         post(api, session_id=session, name="x", value="0.5", config_id=str(foreign.pk))
     )
     mismatch = post(
         api, session_id=session, name="x", value="0.5", data_type="NUMERIC", config_id=str(verdict.pk)
     )
-    assert "data_type" in errors(mismatch)
+    assert "data_type" in rule_fields(mismatch)
 
 
 def test_patch_forces_success_annotation_and_records_history(bearer_client, admin_user, api, project, session):
@@ -136,12 +142,15 @@ def test_patch_forces_success_annotation_and_records_history(bearer_client, admi
 
 def test_patch_validates_and_is_scoped(api, other_api, session):
     score_id = post(api, session_id=session, name="reliability", value="0.2").json()["id"]
-    assert "value" in errors(api.patch(f"{URL}/{score_id}", {"value": "2"}, format="json"))
+    assert "value" in rule_fields(api.patch(f"{URL}/{score_id}", {"value": "2"}, format="json"))
     # As for trace scores, only value, reason and metadata are editable: other keys are ignored.
     assert api.patch(f"{URL}/{score_id}", {"name": "renamed"}, format="json").status_code == 200
     assert SessionScore.objects.get(pk=score_id).name == "reliability"
     assert other_api.patch(f"{URL}/{score_id}", {"value": "0.1"}, format="json").status_code == 404
-    assert "score_id" in errors(api.patch(f"{URL}/not-a-uuid", {"value": "0.1"}, format="json"))
+    bad_id = api.patch(f"{URL}/not-a-uuid", {"value": "0.1"}, format="json")
+    assert bad_id.status_code == 422 and bad_id.json()["detail"] == [
+        {"loc": ["path", "score_id"], "msg": "Input should be a valid UUID.", "type": "uuid_parsing"}
+    ]
     assert SessionScore.objects.get(pk=score_id).value == "0.2"
 
 
@@ -160,9 +169,12 @@ def test_list_filters_and_envelope(api, project, session):
     future = (timezone.now() + timedelta(hours=1)).isoformat()
     assert api.get(URL, {"date_from": future}).json()["total"] == 0
     assert api.get(URL, {"date_to": future}).json()["total"] == 3
-    assert "source" in errors(api.get(URL, {"source": "HUMAN"}))
-    assert "eval_run_id" in errors(api.get(URL, {"eval_run_id": "x"}))
-    assert "limit" in errors(api.get(URL, {"limit": 0}))
+    assert error_locs(api.get(URL, {"source": "HUMAN"})) == ["source"]
+    assert error_locs(api.get(URL, {"eval_run_id": "x"})) == ["eval_run_id"]
+    assert error_locs(api.get(URL, {"limit": 0})) == ["limit"]
+    # Times that exist only outside UTC's calendar: the database adapters overflowed (a 500).
+    for bad_time in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        assert error_locs(api.get(URL, {"date_from": bad_time})) == ["date_from"]
 
 
 def test_list_is_scoped_and_constant_in_queries(

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validate_all, validated, validated_model
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
+from pandaprobe.api.paths import ApiView
 
 from .. import selectors, services
 from ..filters import SessionGroupParams, TraceFilter
@@ -61,7 +62,7 @@ class TraceCollectionView(APIView):
         return page_response(page, s.TraceListItemSerializer)
 
 
-class TraceDetailView(APIView):
+class TraceDetailView(ApiView):
     @extend_schema(operation_id="get_trace", responses=s.TraceResponseSerializer, tags=["traces"])
     def get(self, request, trace_id):
         trace = selectors.trace_get(project=request.auth.project, trace_id=trace_id)
@@ -87,7 +88,7 @@ class TraceDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SpanCollectionView(APIView):
+class SpanCollectionView(ApiView):
     @extend_schema(
         operation_id="add_spans",
         request=schemas.SpanList,
@@ -101,7 +102,7 @@ class SpanCollectionView(APIView):
         return Response({"span_ids": [str(span.span_id) for span in spans]}, status=status.HTTP_201_CREATED)
 
 
-class SpanDetailView(APIView):
+class SpanDetailView(ApiView):
     @extend_schema(
         operation_id="update_span",
         request=schemas.SpanUpdate,
@@ -169,7 +170,7 @@ class SessionCollectionView(APIView):
         return page_response(page, s.SessionSummarySerializer)
 
 
-class SessionDetailView(APIView):
+class SessionDetailView(ApiView):
     @extend_schema(
         operation_id="get_session",
         parameters=[
