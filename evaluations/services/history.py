@@ -30,18 +30,13 @@ def _sides(action: str, score, before: dict | None) -> dict:
     return fields
 
 
-def score_event_record(
+def score_event_build(
     *, access: ProjectAccess, score: TraceScore | SessionScore, action: str, before: dict | None
 ) -> ScoreEvent:
-    """Append one history event for `score` (a TraceScore or a SessionScore).
-
-    `action` is "create", "update" or "delete"; `before` is `score_snapshot(score)` taken before
-    the change (None for a create). The actor is `access.user`, else `access.api_key`, else the
-    system. Call it inside the transaction that changes the score, so both or neither are stored.
-    """
+    """The unsaved history event of `score_event_record`, for writing many in one insert."""
     if action not in ScoreEvent.Action.values:
         raise ValueError(f"unknown score event action {action!r}")
-    return ScoreEvent.objects.create(
+    return ScoreEvent(
         project_id=score.project_id,
         score_id=score.pk,
         score_name=score.name,
@@ -53,3 +48,17 @@ def score_event_record(
         **_target(score),
         **_sides(action, score, before),
     )
+
+
+def score_event_record(
+    *, access: ProjectAccess, score: TraceScore | SessionScore, action: str, before: dict | None
+) -> ScoreEvent:
+    """Append one history event for `score` (a TraceScore or a SessionScore).
+
+    `action` is "create", "update" or "delete"; `before` is `score_snapshot(score)` taken before
+    the change (None for a create). The actor is `access.user`, else `access.api_key`, else the
+    system. Call it inside the transaction that changes the score, so both or neither are stored.
+    """
+    event = score_event_build(access=access, score=score, action=action, before=before)
+    event.save(force_insert=True)
+    return event

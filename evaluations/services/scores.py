@@ -16,7 +16,7 @@ from evaluations.models import (
 )
 from pandaprobe.errors import NotFound, PermissionDenied
 from pandaprobe.projects.access import Action, ProjectAccess
-from pandaprobe.traces.selectors import trace_get_bare
+from pandaprobe.traces.services import trace_hold
 
 from .history import score_event_record, score_snapshot
 from .values import validate_score_value
@@ -116,10 +116,13 @@ def score_create(
 def trace_score_create(*, access: ProjectAccess, trace_id, **fields) -> TraceScore:
     """Score a trace of `access.project` (404 when the trace is not in it); the environment is
     copied from the trace. `fields` are those of `score_create`."""
-    trace = trace_get_bare(project=access.project, trace_id=trace_id)
-    return score_create(
-        TraceScore, access=access, subject={"trace": trace, "environment": trace.environment}, **fields
-    )
+    with transaction.atomic():
+        # Held until the score is stored: a concurrent delete of the trace waits and deletes this
+        # score too, or happened first and this is a 404 rather than a foreign-key violation.
+        trace = trace_hold(project=access.project, trace_id=trace_id)
+        return score_create(
+            TraceScore, access=access, subject={"trace": trace, "environment": trace.environment}, **fields
+        )
 
 
 def _locked(score: ScoreFields) -> ScoreFields:
