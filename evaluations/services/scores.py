@@ -148,6 +148,12 @@ def _apply_changes(score: ScoreFields, changes: dict) -> None:
         score.metadata = changes["metadata"]
 
 
+def _has_changes(changes: dict) -> bool:
+    """Whether a PATCH asks for anything: a value or metadata that is not null, or a reason (null
+    clears it). Sending the current value again is a change: a human confirmed the score."""
+    return changes.get("value") is not None or "reason" in changes or changes.get("metadata") is not None
+
+
 def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) -> ScoreFields:
     """Edit a trace or session score by hand: `changes` may hold value, reason and metadata.
 
@@ -155,6 +161,7 @@ def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) ->
     `reason` None clears the reason, metadata is replaced. Whatever changed, the score becomes
     status SUCCESS and source ANNOTATION (a human edit), updated_at is now, and the author becomes
     `access.user` when the caller is a user (an API key caller leaves the author as it was).
+    A PATCH that asks for nothing (`{}`) changes nothing, writes no event, and returns the score.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -162,6 +169,8 @@ def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) ->
     with transaction.atomic():
         score = _locked(score)
         _require_change(access, score)
+        if not _has_changes(changes):
+            return score
         before = score_snapshot(score)
         _apply_changes(score, changes)
         score.status = ScoreStatus.SUCCESS
