@@ -1,5 +1,7 @@
 from django.urls import path
 
+from pandaprobe.traces import converters  # noqa: F401 (registers <session:>)
+
 from . import configs, session_scores, views
 
 urlpatterns = [
@@ -24,8 +26,9 @@ urlpatterns = [
     ),
     path("session-scores", session_scores.SessionScoreCollectionView.as_view(), name="session-scores"),
     # GET takes a session id; PATCH/DELETE on the same URL take a score id (the reference's paths).
+    # A session id may hold "/" (sent as %2F, which the server decodes before routing).
     path(
-        "session-scores/<str:session_id>",
+        "session-scores/<session:session_id>",
         session_scores.SessionScoreDetailView.as_view(),
         name="session-score-detail",
     ),

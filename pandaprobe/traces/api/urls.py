@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .. import converters  # noqa: F401 (registers <session:>)
 from . import views
 
 urlpatterns = [
@@ -12,5 +13,6 @@ urlpatterns = [
         "traces/<uuid:trace_id>/spans/<uuid:span_id>", views.SpanDetailView.as_view(), name="api-span-detail"
     ),
     path("sessions", views.SessionCollectionView.as_view(), name="api-sessions"),
-    path("sessions/<str:session_id>", views.SessionDetailView.as_view(), name="api-session-detail"),
+    # A session id may hold "/" (sent as %2F, which the server decodes before routing).
+    path("sessions/<session:session_id>", views.SessionDetailView.as_view(), name="api-session-detail"),
 ]
