@@ -27,7 +27,9 @@ class ScoreFilter(django_filters.FilterSet):
 class TraceScoreFilter(ScoreFilter):
     trace_id = django_filters.UUIDFilter()
     data_type = django_filters.ChoiceFilter(choices=ScoreDataType.choices)
-    environment = django_filters.CharFilter()
+    # The trace's environment now, not the one stored with the score when it was made: a trace moved
+    # from staging to production takes its scores along.
+    environment = django_filters.CharFilter(field_name="trace__environment")
 
     class Meta:
         model = TraceScore

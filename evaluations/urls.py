@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+
 from .views import pages as views
 
 urlpatterns = [
@@ -13,9 +14,9 @@ urlpatterns = [
     path("traces/<uuid:trace_id>/", views.trace_detail, name="trace-detail"),
     path("traces/<uuid:trace_id>/score/", views.trace_score, name="trace-score"),
     path("sessions/", views.session_list, name="session-list"),
-    # A session id may hold "/" (`session_page`, like `path`). The score URL comes first so it is not
-    # read as part of a session id.
-    path("sessions/<session_page:session_id>/score/", views.session_score, name="session-score"),
+    # A session id may hold "/" (links send it as %2F, which the server decodes before routing:
+    # evaluations/links.py). So nothing may follow the id: a `.../score/` route would also match the
+    # page of a session whose id ends in "/score". The page's scoring form posts to the page.
     path("sessions/<session_page:session_id>/", views.session_detail, name="session-detail"),
 ]
 

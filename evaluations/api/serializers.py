@@ -60,7 +60,8 @@ class TraceScoreResponseSerializer(serializers.Serializer):
     eval_run_id = serializers.UUIDField(allow_null=True)
     author_user_id = serializers.CharField(allow_null=True)
     reason = serializers.CharField(allow_null=True)
-    environment = serializers.CharField(allow_null=True)
+    # The trace's current environment (what the `environment` filter matches).
+    environment = serializers.CharField(source="trace.environment", allow_null=True)
     config_id = serializers.CharField(allow_null=True)
     metadata = serializers.DictField()
     updated_at = serializers.DateTimeField()

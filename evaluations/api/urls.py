@@ -1,5 +1,6 @@
 from django.urls import path
 
+
 from . import configs, session_scores, views
 
 urlpatterns = [
@@ -28,6 +29,7 @@ urlpatterns = [
     ),
     path("session-scores", session_scores.SessionScoreCollectionView.as_view(), name="session-scores"),
     # GET takes a session id; PATCH/DELETE on the same URL take a score id (the reference's paths).
+    # A session id may hold "/" (sent as %2F, which the server decodes before routing).
     path(
         "session-scores/<session:session_id>",
         session_scores.SessionScoreDetailView.as_view(),

@@ -17,6 +17,8 @@ from pandaprobe.traces.selectors import trace_get_bare
 from ..filters import ExportParams, TraceScoreFilter
 from ..models import ScoreEvent, ScoreFields, SessionScore, TraceScore
 
+# Columns of a trace a score never shows (they can be megabytes).
+TRACE_PAYLOADS = ("input", "output", "metadata")
 # Newest first; equal created_at falls back to the higher id so pages and "latest" are stable.
 NEWEST_FIRST = ("-created_at", "-id")
 # Export column -> field; a score's trace comes from the same query (one join, no per-row reads).
@@ -24,13 +26,20 @@ EXPORT_COLUMNS = {
     "id": "id", "trace_id": "trace_id", "trace_name": "trace__name", "session_id": "trace__session_id",
     "user_id": "trace__user_id", "name": "name", "value": "value", "numeric_value": "numeric_value",
     "data_type": "data_type", "source": "source", "status": "status", "eval_run_id": "eval_run_id",
-    "author_user_id": "author_id", "reason": "reason", "environment": "environment", "config_id": "config_id",
+    "author_user_id": "author_id", "reason": "reason", "environment": "trace__environment", "config_id": "config_id",
     "metadata": "metadata", "created_at": "created_at", "updated_at": "updated_at",
 }  # fmt: skip
 
 
 def trace_scores_of(project) -> QuerySet:
-    return TraceScore.objects.filter(project=project)
+    """The project's trace scores, each with its trace's current environment, which responses show
+    (the `environment` column keeps the one at scoring time): one join on the trace's primary key,
+    leaving out the trace's payloads."""
+    return (
+        TraceScore.objects.filter(project=project)
+        .select_related("trace")
+        .defer(*(f"trace__{field}" for field in TRACE_PAYLOADS))
+    )
 
 
 def trace_score_get(*, project, score_id) -> TraceScore:

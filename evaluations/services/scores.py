@@ -16,7 +16,7 @@ from evaluations.models import (
 )
 from pandaprobe.errors import NotFound, PermissionDenied
 from pandaprobe.projects.access import Action, ProjectAccess
-from pandaprobe.traces.selectors import trace_get_bare
+from pandaprobe.traces.services import trace_hold
 
 from .history import score_event_record, score_snapshot
 from .values import validate_score_value
@@ -121,10 +121,13 @@ def score_create(
 def trace_score_create(*, access: ProjectAccess, trace_id, **fields) -> TraceScore:
     """Score a trace of `access.project` (404 when the trace is not in it); the environment is
     copied from the trace. `fields` are those of `score_create`."""
-    trace = trace_get_bare(project=access.project, trace_id=trace_id)
-    return score_create(
-        TraceScore, access=access, subject={"trace": trace, "environment": trace.environment}, **fields
-    )
+    with transaction.atomic():
+        # Held until the score is stored: a concurrent delete of the trace waits and deletes this
+        # score too, or happened first and this is a 404 rather than a foreign-key violation.
+        trace = trace_hold(project=access.project, trace_id=trace_id)
+        return score_create(
+            TraceScore, access=access, subject={"trace": trace, "environment": trace.environment}, **fields
+        )
 
 
 def _locked(score: ScoreFields) -> ScoreFields:
@@ -150,6 +153,12 @@ def _apply_changes(score: ScoreFields, changes: dict) -> None:
         score.metadata = changes["metadata"]
 
 
+def _has_changes(changes: dict) -> bool:
+    """Whether a PATCH asks for anything: a value or metadata that is not null, or a reason (null
+    clears it). Sending the current value again is a change: a human confirmed the score."""
+    return changes.get("value") is not None or "reason" in changes or changes.get("metadata") is not None
+
+
 def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) -> ScoreFields:
     """Edit a trace or session score by hand: `changes` may hold value, reason and metadata.
 
@@ -157,6 +166,7 @@ def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) ->
     `reason` None clears the reason, metadata is replaced. Whatever changed, the score becomes
     status SUCCESS and source ANNOTATION (a human edit), updated_at is now, and the author becomes
     `access.user` when the caller is a user (an API key caller leaves the author as it was).
+    A PATCH that asks for nothing (`{}`) changes nothing, writes no event, and returns the score.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -164,6 +174,8 @@ def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) ->
     with transaction.atomic():
         score = _locked(score)
         _require_change(access, score)
+        if not _has_changes(changes):
+            return score
         before = score_snapshot(score)
         _apply_changes(score, changes)
         score.status = ScoreStatus.SUCCESS

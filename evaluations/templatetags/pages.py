@@ -8,6 +8,8 @@ from django.utils.safestring import SafeString
 
 from pandaprobe.projects.access import SESSION_PROJECT_KEY, member_projects
 
+from ..links import session_page_url
+
 register = template.Library()
 COMPACT_JSON_CHARS = 100  # shorter JSON reads fine on one line (and the C encoder is much faster)
 
@@ -31,6 +33,12 @@ def project_switcher(context) -> dict:
         "next_path": request.path,
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def session_url(session_id: str) -> str:
+    """`{{ id|session_url }}`: the session's page, the id percent-encoded as one path segment."""
+    return session_page_url(str(session_id))
 
 
 @register.filter

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from pandaprobe.projects.access import (
     SESSION_PROJECT_KEY,
@@ -25,6 +25,7 @@ from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
 
 from ..forms import ScoreForm, ScoreKind, pick_kind, score_kinds
+from ..links import session_page_url
 from ..models import ScoreEvent
 from ..selectors import annotations as annotation_selectors
 from ..selectors import sessions as session_selectors
@@ -282,13 +283,15 @@ def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The session page; its scoring form posts here (no `/score/` suffix: see evaluations/urls.py)."""
+    if request.method == "POST":
+        return _session_score(request, session_id)
     return _render_session(request, browser_access(request), session_id)
 
 
-@login_required
-@require_POST
-def session_score(request: HttpRequest, session_id: str) -> HttpResponse:
+def _session_score(request: HttpRequest, session_id: str) -> HttpResponse:
     """Score the session as a whole: create, or edit the user's own latest score of that name."""
     access = browser_access(request)
     form = _bound_score_form(request, access)
@@ -301,5 +304,5 @@ def session_score(request: HttpRequest, session_id: str) -> HttpResponse:
             form.add_service_errors(error)
         else:
             _saved(request, score, created)
-            return redirect(_with_query(reverse("session-detail", args=[session_id]), request, "#scores"))
+            return redirect(_with_query(session_page_url(session_id), request, "#scores"))
     return _render_session(request, access, session_id, form=form, status=422)

@@ -59,11 +59,18 @@ class UUIDConverter:
         return str(value)
 
 
-class SessionIdConverter:
-    """`<session:name>`: any id a trace can be stored with; one holding a character no database
-    stores (NUL) names no session and is reported rather than sent to the database."""
+# A session id is any text, "/" and line breaks included: links send it percent-encoded
+# (evaluations/links.py) and the server decodes it before routing. So a route must END with it:
+# whatever followed could be part of an id. Ingestion refuses control characters, but a session
+# stored before that rule still has its page and its API routes.
+ANY_TEXT = r"[\s\S]+"
 
-    regex = "[^/]+"
+
+class SessionIdConverter:
+    """`<session:name>` in the API: any id a trace can be stored with; one holding a character no
+    database stores (NUL) names no session and is reported (422) rather than sent to the database."""
+
+    regex = ANY_TEXT
 
     def to_python(self, value: str) -> str | InvalidPathValue:
         problem = text_problem(value)
@@ -74,9 +81,9 @@ class SessionIdConverter:
 
 
 class SessionPageConverter:
-    """`<session_page:name>` in the pages: a session id that may hold "/", a 404 when it cannot exist."""
+    """`<session_page:name>` in the pages: a session id, a 404 when it cannot exist."""
 
-    regex = ".+"
+    regex = ANY_TEXT
 
     def to_python(self, value: str) -> str:
         if text_problem(value) is not None:

@@ -6,17 +6,21 @@ non-null fields overwrite, metadata merges, tags union, spans upsert by `span_id
 """
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 
-from pandaprobe.errors import Conflict
+from pandaprobe.errors import Conflict, NotFound
 from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.projects.models import Project
 
 from .models import Span, SpanKind, SpanStatus, Trace, TraceStatus
+from .selectors import traces_of
 
 # Fields copied as they come when not null; metadata, tags and spans have their own rules.
 TRACE_SCALAR_FIELDS = (
@@ -31,6 +35,9 @@ SPAN_UPSERT_FIELDS = [*SPAN_SCALAR_FIELDS, "metadata", "total_tokens", "total_co
 TOKEN_PARTS = (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_tokens"), ("input", "output"))
 # The token_usage keys the totals are computed from (validated as whole numbers on the way in).
 TOKEN_COUNT_KEYS = ("total_tokens", *(key for pair in TOKEN_PARTS for key in pair))
+# A delivery that keeps losing races with deletes of the same id gives up with a 409 after this many
+# rounds (12 threads hammering one trace needed at most 3 in tests/traces/test_delete_races.py).
+INGEST_ATTEMPTS = 10
 
 
 def _number(value) -> float | None:
@@ -77,8 +84,17 @@ def _apply_non_null(target, data: dict, fields: Iterable[str]) -> None:
             setattr(target, field, data[field])
 
 
+def _check_time_order(started_at: datetime | None, ended_at: datetime | None, what: str) -> None:
+    """A body is checked on its own (schemas.py); this checks what a merge or PATCH would store, where
+    one end may be the stored one."""
+    if started_at is not None and ended_at is not None and ended_at < started_at:
+        message = f"{what} would end ({ended_at.isoformat()}) before it started ({started_at.isoformat()})"
+        raise ValidationError({"ended_at": message})
+
+
 def _merge_trace(trace: Trace, data: dict) -> None:
     _apply_non_null(trace, data, TRACE_SCALAR_FIELDS)
+    _check_time_order(trace.started_at, trace.ended_at, "The trace")
     if data.get("metadata"):
         trace.metadata = {**(trace.metadata or {}), **data["metadata"]}
     if data.get("tags"):
@@ -102,6 +118,7 @@ def _new_span(trace: Trace, data: dict) -> Span:
 
 def _merge_span(span: Span, data: dict) -> Span:
     _apply_non_null(span, data, SPAN_SCALAR_FIELDS)
+    _check_time_order(span.started_at, span.ended_at, f"Span {span.span_id}")
     if data.get("metadata"):
         span.metadata = {**(span.metadata or {}), **data["metadata"]}
     span.total_tokens = span_total_tokens(span.token_usage)
@@ -149,15 +166,25 @@ def trace_ingest(*, access: ProjectAccess, data: dict) -> Trace:
         pass
     # The id exists: a re-delivery, a later part of the trace, a concurrent first delivery, or
     # another project's trace. Merge under the row's lock.
-    with transaction.atomic():
-        trace = _lock_trace(project, data["trace_id"])
-        if trace is None:  # deleted in between
-            return _trace_create(project, data, spans_data)
-        _merge_trace(trace, data)
-        _upsert_spans(trace, spans_data)
-        _refresh_totals(trace)
-        trace.save()
-        return trace
+    for _ in range(INGEST_ATTEMPTS):
+        with transaction.atomic():
+            trace = _lock_trace(project, data["trace_id"])
+            if trace is None:
+                # Deleted since (a DELETE racing re-ingestion): store it anew, unless another delivery
+                # just did (ON CONFLICT DO NOTHING waits for that one to commit, then leaves it be).
+                Trace.objects.bulk_create([_new_trace(project, data)], ignore_conflicts=True)
+                trace = _lock_trace(project, data["trace_id"])
+            if trace is not None:  # else deleted again in between: try again
+                return _trace_merge(trace, data, spans_data)
+    raise Conflict("This trace was deleted and re-created while it was being stored; send it again")
+
+
+def _trace_merge(trace: Trace, data: dict, spans_data: list[dict]) -> Trace:
+    _merge_trace(trace, data)
+    _upsert_spans(trace, spans_data)
+    _refresh_totals(trace)
+    trace.save()
+    return trace
 
 
 def _trace_create(project: Project, data: dict, spans_data: list[dict]) -> Trace:
@@ -181,8 +208,33 @@ def _dedupe_spans(spans_data: list[dict]) -> list[dict]:
 
 def _lock_existing(trace_id) -> Trace:
     """Lock the trace row; every writer of a trace's spans takes this lock first, so they queue
-    instead of deadlocking. Raises Trace.DoesNotExist (a 404) if it was deleted meanwhile."""
-    return Trace.objects.select_for_update().get(pk=trace_id)
+    instead of deadlocking, and a delete (which takes it too) waits for them or they find the trace
+    gone: NotFound (404)."""
+    trace = Trace.objects.select_for_update().filter(pk=trace_id).first()
+    if trace is None:
+        raise NotFound("Trace not found")
+    return trace
+
+
+def trace_hold(*, project: Project, trace_id) -> Trace:
+    """The project's trace, locked until the caller's transaction ends, for a write that refers to it
+    (a score). A delete of the trace takes the same lock: it either waits and then deletes that
+    write's rows too, or has already happened and this raises NotFound (404) instead of the
+    foreign-key violation the write would meet at commit. Call it inside `transaction.atomic()`."""
+    # NO KEY UPDATE, not UPDATE: the foreign-key checks of the caller's inserts do not wait on it.
+    trace = traces_of(project).select_for_update(no_key=True).filter(pk=trace_id).first()
+    if trace is None:
+        raise NotFound("Trace not found")
+    return trace
+
+
+def session_hold(*, project: Project, session_id: str) -> None:
+    """`trace_hold` for a write that refers to a session (a session score): locks the session's first
+    trace, which a delete of the session (or of its last traces) locks too. NotFound (404) when the
+    project has no trace in that session."""
+    first = traces_of(project).filter(session_id=session_id).order_by("pk").select_for_update(no_key=True)
+    if not first.values_list("pk", flat=True)[:1]:
+        raise NotFound("Session not found")
 
 
 def spans_add(*, access: ProjectAccess, trace: Trace, spans_data: list[dict]) -> list[Span]:
@@ -223,26 +275,74 @@ def span_update(*, access: ProjectAccess, span: Span, data: dict) -> Span:
     return span
 
 
+# --- deletes ---------------------------------------------------------------------------------------
+# Deleting traces must delete what other apps keep about them (evaluations: trace and session scores)
+# and record who did it (a "delete" event per score), in the same transaction. Dependencies point one
+# way (projects <- traces <- evaluations), so this module cannot import evaluations: those apps
+# register a purge here from their AppConfig.ready(). An explicit registry rather than a pre_delete
+# signal or the foreign key's cascade: a signal fires per row (10k scores would be 10k events written
+# one by one) and a cascade writes no event at all; a purge sees the whole batch and the actor.
+
+
+class TraceDependentPurge(Protocol):
+    def __call__(self, *, access: ProjectAccess, trace_ids: list, session_ids: list[str]) -> None:
+        """Delete what refers to `trace_ids` (about to be deleted) and to `session_ids` (sessions
+        left with no trace), inside the caller's transaction, with the traces already locked."""
+
+
+_trace_dependents: list[TraceDependentPurge] = []
+
+
+def register_trace_dependent(purge: TraceDependentPurge) -> None:
+    """Have `purge` called by every trace and session delete (once, however often registered)."""
+    if purge not in _trace_dependents:
+        _trace_dependents.append(purge)
+
+
+def _emptied_sessions(project: Project, deleted: list[tuple]) -> list[str]:
+    """The sessions all of whose traces are among `deleted` (pk, session_id) pairs."""
+    deleting = Counter(session_id for _, session_id in deleted if session_id is not None)
+    stored = traces_of(project).filter(session_id__in=deleting).values("session_id").annotate(n=Count("pk"))
+    return sorted(row["session_id"] for row in stored if row["n"] == deleting[row["session_id"]])
+
+
+def _traces_delete(access: ProjectAccess, traces: QuerySet) -> int:
+    """Lock `traces` (in key order, as every multi-trace writer does), purge what refers to them, delete
+    them with their spans; returns how many went. Every writer of a trace's spans or scores takes the
+    trace's lock first, so none can add a row between the purge and the delete."""
+    with transaction.atomic():
+        locked = list(traces.select_for_update().order_by("pk").values_list("pk", "session_id"))
+        if not locked:
+            return 0
+        trace_ids = [pk for pk, _ in locked]
+        session_ids = _emptied_sessions(access.project, locked)
+        for purge in _trace_dependents:
+            purge(access=access, trace_ids=trace_ids, session_ids=session_ids)
+        Trace.objects.filter(pk__in=trace_ids).delete()
+    return len(trace_ids)
+
+
 def trace_delete(*, access: ProjectAccess, trace: Trace) -> None:
+    """Delete a trace with its spans and scores (and its session's scores if it was the session's
+    last trace). NotFound if it is gone already."""
     access.require(Action.TRACE_DELETE)
-    trace.delete()
+    if not _traces_delete(access, traces_of(access.project).filter(pk=trace.pk)):
+        raise NotFound("Trace not found")
 
 
 def traces_delete(*, access: ProjectAccess, trace_ids: list) -> int:
-    """Delete the project's traces among `trace_ids`; returns how many traces went."""
+    """Delete the project's traces among `trace_ids` like `trace_delete`; returns how many went."""
     access.require(Action.TRACE_BATCH)
-    _, per_model = Trace.objects.filter(project=access.project, pk__in=trace_ids).delete()
-    return per_model.get(Trace._meta.label, 0)
+    return _traces_delete(access, traces_of(access.project).filter(pk__in=trace_ids))
 
 
 def session_delete(*, access: ProjectAccess, session_id: str) -> int:
-    """Delete every trace of the session; returns how many went (0 for an unknown session)."""
+    """Delete every trace of the session, with their scores and the session's; returns how many
+    traces went (0 for an unknown session)."""
     access.require(Action.TRACE_DELETE)
-    project = access.project
     if "\x00" in session_id:
         return 0  # no stored id holds one, and PostgreSQL refuses it in a query
-    _, per_model = Trace.objects.filter(project=project, session_id=session_id).delete()
-    return per_model.get(Trace._meta.label, 0)
+    return _traces_delete(access, traces_of(access.project).filter(session_id=session_id))
 
 
 def traces_retag(*, access: ProjectAccess, trace_ids: list, add_tags: list[str], remove_tags: list[str]) -> int:

@@ -61,7 +61,7 @@ def test_session_of_another_project_is_404(browser, project, other_project):
     assert browser.get("/app/sessions/chat-secret/").status_code == 404
     assert browser.get("/app/sessions/no-such-session/").status_code == 404
     response = browser.post(
-        "/app/sessions/chat-secret/score/", {"kind": "free:NUMERIC", "name": "a", "value": "1"}
+        "/app/sessions/chat-secret/", {"kind": "free:NUMERIC", "name": "a", "value": "1"}
     )
     assert response.status_code == 404
     assert SessionScore.objects.count() == 0
@@ -77,7 +77,7 @@ def test_session_ids_with_slashes_and_spaces_have_pages(browser, project):
 def test_scoring_a_session_creates_then_edits_the_users_annotation(browser, project, reviewer):
     session_traces(project, "chat-1", 1)
     reliable = ScoreConfig.objects.create(project=project, name="reliable", data_type="BOOLEAN")
-    response = browser.post("/app/sessions/chat-1/score/", {"kind": f"config:{reliable.pk}", "value": "false",
+    response = browser.post("/app/sessions/chat-1/", {"kind": f"config:{reliable.pk}", "value": "false",
                                                             "reason": "looped twice"})  # fmt: skip
     assert response.status_code == 302 and response.url == "/app/sessions/chat-1/#scores"
     score = SessionScore.objects.get()
@@ -95,7 +95,7 @@ def test_scoring_a_session_creates_then_edits_the_users_annotation(browser, proj
     )
     html = browser.get("/app/sessions/chat-1/").content.decode()
     assert "Update score" in html and '<input type="radio" name="value" value="false" checked>' in html
-    browser.post("/app/sessions/chat-1/score/", {"kind": f"config:{reliable.pk}", "value": "true",
+    browser.post("/app/sessions/chat-1/", {"kind": f"config:{reliable.pk}", "value": "true",
                                                 "reason": "looped twice", "reason_shown": "True"})  # fmt: skip
     score.refresh_from_db()
     assert score.value == "true" and SessionScore.objects.count() == 1
@@ -108,7 +108,7 @@ def test_scoring_a_session_creates_then_edits_the_users_annotation(browser, proj
 def test_session_score_validation_error_is_shown_and_nothing_saved(browser, project):
     session_traces(project, "chat-1", 1)
     response = browser.post(
-        "/app/sessions/chat-1/score/", {"kind": "free:NUMERIC", "name": "x", "value": "1.5"}
+        "/app/sessions/chat-1/", {"kind": "free:NUMERIC", "name": "x", "value": "1.5"}
     )
     assert response.status_code == 422
     html = response.content.decode()
@@ -120,7 +120,7 @@ def test_session_score_validation_error_is_shown_and_nothing_saved(browser, proj
 def test_session_page_escapes_untrusted_content(browser, project, reviewer):
     TraceFactory(project=project, session_id="chat-1", name=XSS, tags=[XSS])
     browser.post(
-        "/app/sessions/chat-1/score/", {"kind": "free:CATEGORICAL", "name": XSS, "value": XSS, "reason": XSS}
+        "/app/sessions/chat-1/", {"kind": "free:CATEGORICAL", "name": XSS, "value": XSS, "reason": XSS}
     )
     assert SessionScore.objects.count() == 1
     for url in ["/app/sessions/chat-1/", "/app/sessions/"]:

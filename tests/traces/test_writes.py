@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIRequestFactory
 
 from pandaprobe.api.errors import exception_handler
+from pandaprobe.errors import NotFound
 from pandaprobe.projects.access import ProjectAccess
 from pandaprobe.traces import services
 from pandaprobe.traces.models import Span, Trace
@@ -132,7 +133,7 @@ def test_a_write_to_a_trace_deleted_meanwhile_is_a_404_not_a_500(project, write)
     """The view found the row, then another request deleted it before the service locked it."""
     span = SpanFactory(trace=TraceFactory(project=project))
     Trace.objects.filter(pk=span.trace_id).delete()
-    with pytest.raises(Trace.DoesNotExist) as caught:
+    with pytest.raises(NotFound) as caught:
         write(span)
     response = exception_handler(caught.value, {"request": APIRequestFactory().get("/")})
     assert response.status_code == 404 and response.data == {"detail": "Trace not found"}

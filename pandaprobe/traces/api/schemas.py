@@ -8,15 +8,29 @@ applies defaults only when it creates a row (`model_dump(exclude_unset=True)`).
 
 Whether every value can be stored at all (no NUL or lone surrogate, finite numbers, bounded
 nesting) is checked once for every endpoint by the JSON parser (pandaprobe/api/parsers.py); these
-models add the schema, and whole token counts within BIGINT sums.
+models add the schema, whole token counts within BIGINT sums, an end no earlier than the start, and
+identifiers without control characters: session ids, user ids, tags, environments, releases and
+model names are shown in pages, filtered on and (session ids) put in URL paths, where a newline
+broke every page listing one.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictStr
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..services import TOKEN_COUNT_KEYS
 
@@ -59,9 +73,37 @@ def _token_counts(usage: dict) -> dict:
     return usage
 
 
+# C0 controls, DEL and C1 controls: invisible, and a newline or NUL breaks URLs, headers and CSV rows.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+LABEL_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+# A session id is a URL path segment in the API and the pages ("/" is sent percent-encoded): "." and
+# ".." are the two segments a browser or client resolves away, encoded or not.
+SESSION_ID_PATTERN = r"^(?!\.\.?$)[^\u0000-\u001f\u007f-\u009f]+$"
+UNADDRESSABLE_IDS = {".", ".."}
+
+
+def _printable(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise PydanticCustomError("control_character", "Must not contain control characters (newline, tab, NUL...).")
+    return value
+
+
+def _addressable(value: str) -> str:
+    if not value:
+        raise PydanticCustomError("path_segment", "Must not be empty: send null for a trace of no session.")
+    if value in UNADDRESSABLE_IDS:
+        raise PydanticCustomError("path_segment", "Must not be '.' or '..': they cannot be part of a URL path.")
+    return value
+
+
 Text = StrictStr
 Name = Annotated[Text, Field(min_length=1, max_length=512)]
-Label = Annotated[Text, Field(max_length=255)]
+Label = Annotated[
+    Text, Field(max_length=255, json_schema_extra={"pattern": LABEL_PATTERN}), AfterValidator(_printable)
+]
+SessionId = Annotated[
+    Label, AfterValidator(_addressable), Field(json_schema_extra={"minLength": 1, "pattern": SESSION_ID_PATTERN})
+]
 Json = Any
 JsonObject = dict[str, Any]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp_text), AfterValidator(_as_utc)]
@@ -75,6 +117,21 @@ TraceStatus = Literal["PENDING", "RUNNING", "COMPLETED", "ERROR"]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class Timed(Body):
+    """A body with both ends: `ended_at` may not come before `started_at` (422 naming `ended_at`)."""
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self):
+        ended_at = getattr(self, "ended_at", None)
+        if ended_at is not None and ended_at < self.started_at:
+            # Raised as a ValidationError so the error's location is the field (and `spans.3.ended_at`
+            # inside a trace), not the whole body.
+            error = PydanticCustomError("time_order", "Must not be before started_at.")
+            details = InitErrorDetails(type=error, loc=("ended_at",), input=ended_at.isoformat())
+            raise ValidationError.from_exception_data(type(self).__name__, [details])
+        return self
 
 
 class SpanUpdate(Body):
@@ -95,7 +152,7 @@ class SpanUpdate(Body):
     cost: Cost | None = None
 
 
-class SpanCreate(SpanUpdate):
+class SpanCreate(SpanUpdate, Timed):
     """A span inside a trace-ingestion request, or in `POST /traces/{trace_id}/spans`."""
 
     span_id: Id | None = None
@@ -113,14 +170,14 @@ class TraceUpdate(Body):
     output: Json = None
     metadata: JsonObject | None = None
     ended_at: Timestamp | None = None
-    session_id: Label | None = None
+    session_id: SessionId | None = None
     user_id: Label | None = None
     tags: list[Label] | None = None
     environment: Label | None = None
     release: Label | None = None
 
 
-class TraceCreate(TraceUpdate):
+class TraceCreate(TraceUpdate, Timed):
     """The `POST /traces` body."""
 
     trace_id: Id | None = None

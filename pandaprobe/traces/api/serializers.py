@@ -9,6 +9,7 @@ from rest_framework import serializers
 from pandaprobe.api.fields import StrictCharField, StrictUUIDField
 
 from ..models import Span, Trace
+from .schemas import CONTROL_CHARACTERS
 
 
 class TraceAcceptedSerializer(serializers.Serializer):
@@ -70,8 +71,16 @@ class TraceIdsSerializer(serializers.Serializer):
     trace_ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=500)
 
 
+def _printable(tag: str) -> None:
+    # The rule of every tag ingested (schemas.Label).
+    if CONTROL_CHARACTERS.search(tag):
+        raise serializers.ValidationError("Must not contain control characters (newline, tab, NUL...).")
+
+
 class BatchTagsSerializer(TraceIdsSerializer):
-    add_tags = serializers.ListField(child=StrictCharField(max_length=255), required=False, default=list)
+    add_tags = serializers.ListField(
+        child=StrictCharField(max_length=255, validators=[_printable]), required=False, default=list
+    )
     remove_tags = serializers.ListField(child=StrictCharField(max_length=255), required=False, default=list)
 
 

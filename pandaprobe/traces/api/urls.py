@@ -14,5 +14,6 @@ urlpatterns = [
         name="api-span-detail",
     ),
     path("sessions", views.SessionCollectionView.as_view(), name="api-sessions"),
+    # A session id may hold "/" (sent as %2F, which the server decodes before routing).
     path("sessions/<session:session_id>", views.SessionDetailView.as_view(), name="api-session-detail"),
 ]
