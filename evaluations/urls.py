@@ -3,7 +3,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-
 from .views import pages as views
 
 urlpatterns = [

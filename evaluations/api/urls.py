@@ -1,6 +1,5 @@
 from django.urls import path
 
-
 from . import configs, session_scores, views
 
 urlpatterns = [

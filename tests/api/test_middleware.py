@@ -24,7 +24,7 @@ def debug(request, settings):
         ("get", "/traces/"),  # no route ends in a slash
         ("post", "/traces/x/y/z"),
         ("get", "/evaluations/nowhere"),
-        ("delete", "/sessions/a/b"),
+        ("delete", "/session/a/b"),
         ("get", "/static/nothing-here.js"),
     ],
 )
