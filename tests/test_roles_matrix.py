@@ -119,7 +119,7 @@ SESSION_ROWS = {
 PAGE_MATRIX = [
     # path                              form            admin reviewer non_member
     ("/app/traces/{trace}/score/",      "score form",    302,   302,     404),
-    ("/app/sessions/{session}/score/",  "score form",    302,   302,     404),
+    ("/app/sessions/{session}/",        "score form",    302,   302,     404),
     ("/app/queues/new/",                "queue form",    302,   403,     422),
 ]  # fmt: skip
 PAGE_ACTORS = (ADMIN, REVIEWER, NON_MEMBER)
