@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from pandaprobe.api.views import HealthView
+from pandaprobe.projects.throttling import login_throttled
 
 urlpatterns = [
+    # Before the admin's own URLs: its sign-in form, throttled like the pages' (`admin:login` still
+    # reverses to this path).
+    path("admin/login/", login_throttled(admin.site.login)),
     path("admin/", admin.site.urls),
     path("health", HealthView.as_view(), name="health"),
     path(
@@ -15,7 +19,7 @@ urlpatterns = [
     ),
     path(
         "docs",
-        SpectacularSwaggerView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),
+        SpectacularSwaggerSplitView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),
         name="docs",
     ),
     path("", RedirectView.as_view(pattern_name="trace-list"), name="home"),
