@@ -327,7 +327,6 @@ RATELIMIT_API_AUTH_FAILURES = env_rate("RATELIMIT_API_AUTH_FAILURES", "20/m")
 # The client address is REMOTE_ADDR unless CLIENT_IP_HEADER names a header that the proxy in front
 # sets (never trust X-Forwarded-For from the open internet: anyone can send it).
 CLIENT_IP_HEADER = env_meta_header("CLIENT_IP_HEADER")
-RATELIMIT_IP_META_KEY = "pandaprobe.projects.throttling.client_ip"
 
 # --- Transport and browser security --------------------------------------------------------------
 # With DEBUG off the site is served over HTTPS (a TLS-terminating proxy in front): cookies only travel
