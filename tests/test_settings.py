@@ -183,3 +183,18 @@ def test_check_deploy_is_clean_once_hsts_covers_subdomains_and_preload(tmp_path)
     result = check_deploy(tmp_path, **env)
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_the_four_password_validators_are_on_and_demo_passwords_pass_them():
+    from django.contrib.auth.password_validation import get_default_password_validators, validate_password
+    from django.core.exceptions import ValidationError
+
+    from pandaprobe.traces.demo import demo_user_ensure
+
+    assert len(get_default_password_validators()) == 4
+    user, password = demo_user_ensure(username="reviewer")
+    validate_password(password, user)
+    for weak in ["short1", "password123", "83920174658", "reviewer1"]:
+        with pytest.raises(ValidationError):
+            validate_password(weak, user)
