@@ -308,14 +308,17 @@ if REDIS_URL:
             "KEY_PREFIX": DRAMATIQ_NAMESPACE,
         }
     }
-    # "Not officially supported" only because the check predates Django's own RedisCache; it has the
-    # atomic `add` (SET NX with expiry) and `incr` (INCR) that django-ratelimit needs.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # Development only (DEBUG off requires REDIS_URL): one process (`manage.py serve`), so a
-    # per-process cache counts every attempt.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit's "backend not officially supported": its list predates Django's own RedisCache,
+    # which has the atomic `add` (SET NX with expiry) and `incr` (INCR) the counts need.
+    "django_ratelimit.W001",
+]
+if not REDIS_URL:
+    # "Not a shared cache": development only (DEBUG off requires REDIS_URL), where one process
+    # (`manage.py serve`) serves everything, so its own cache sees every attempt.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
 
 # Throttles (django-ratelimit rates: count per s, m, h or d). Sign-in forms (/app/login/ and
 # /admin/login/) count every POST per client address and per submitted username; the API counts
@@ -354,7 +357,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:"],  # Swagger UI's icons (/docs) are data: URIs in its CSS
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],

@@ -2,7 +2,7 @@
 
 import dramatiq
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.test import APIClient
 
@@ -27,14 +27,15 @@ def _no_api_key_cache(monkeypatch):
 @pytest.fixture(autouse=True)
 def _no_throttle_counts():
     """Each test starts with no login or failed-credential counts (django-ratelimit's cache)."""
-    if isinstance(cache, RedisCache):
+    backend = caches["default"]  # the backend itself: `django.core.cache.cache` is a proxy
+    if isinstance(backend, RedisCache):
         # Only this test process's keys: the Redis database also holds other processes' queues and
-        # counts, which FLUSHDB (what `cache.clear()` does) would wipe.
-        client = cache._cache.get_client(write=True)
-        for key in client.scan_iter(match=f"{cache.key_prefix}:*"):
+        # counts, which FLUSHDB (what `clear()` does there) would wipe.
+        client = backend._cache.get_client(write=True)
+        for key in client.scan_iter(match=f"{backend.key_prefix}:*"):
             client.delete(key)
     else:
-        cache.clear()
+        backend.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -27,8 +27,9 @@ def watched(page):
 
 
 def violations(page) -> list[str]:
-    page.wait_for_load_state("networkidle")
-    return page.evaluate("window.__csp")
+    # Reports are queued as tasks: read them a moment after everything has loaded.
+    page.wait_for_load_state("load")
+    return page.evaluate("() => new Promise((done) => setTimeout(() => done(window.__csp), 200))")
 
 
 def sign_in(page, base_url: str, username: str) -> None:
