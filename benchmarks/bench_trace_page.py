@@ -29,6 +29,7 @@ PG_DATABASE = "bench_trace_page"
 SPANS = 500
 TARGET_MS = 150
 SAMPLES, QUICK_SAMPLES = 40, 10
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _row(name: str, value, unit: str = "", target: str | None = None, ok: bool | None = None) -> dict:
@@ -39,8 +40,9 @@ def _is_postgres(url: str | None) -> bool:
     return bool(url) and urlparse(url).scheme in ("postgres", "postgresql", "pgsql")
 
 
-def _child(database_url: str, samples: int) -> list[dict]:
-    """Run in a fresh process: set up Django on `database_url`, seed, measure, return rows."""
+def _child(database_url: str, samples: int, redis_url: str) -> list[dict]:
+    """Run in a fresh process: set up Django on `database_url`, seed, measure, return rows.
+    DEBUG off needs a REDIS_URL; the pages measured here never reach Redis."""
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"},
         "DJANGO_SETTINGS_MODULE": "pandaprobe.settings",
@@ -48,7 +50,9 @@ def _child(database_url: str, samples: int) -> list[dict]:
         "DEBUG": "false",
         "SECRET_KEY": "benchmark-secret-key-not-for-production",
         "LOG_LEVEL": "WARNING",
-        "REDIS_URL": "",
+        "REDIS_URL": redis_url,
+        "DRAMATIQ_NAMESPACE": f"bench-{NAME}",
+        "SECURE_SSL_REDIRECT": "false",  # the test client speaks plain HTTP
     }
     migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v0"]
     subprocess.run(migrate, cwd=ROOT, env=env, check=True, capture_output=True)
@@ -195,8 +199,9 @@ def _measure_all(samples: int) -> list[dict]:
 
 def run(args) -> list[dict]:
     samples = QUICK_SAMPLES if getattr(args, "quick", False) else SAMPLES
+    redis_url = getattr(args, "redis_url", None) or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     with tempfile.TemporaryDirectory() as tmp:
-        rows = _child(f"sqlite:///{tmp}/bench_trace_page.sqlite3", samples)
+        rows = _child(f"sqlite:///{tmp}/bench_trace_page.sqlite3", samples, redis_url)
     server = getattr(args, "database_url", None) or os.environ.get("DATABASE_URL")
     if _is_postgres(server):
         sys.path.insert(0, str(HERE))
@@ -206,7 +211,7 @@ def run(args) -> list[dict]:
             url = common.database_ensure(server, PG_DATABASE, fresh=True)  # small: rebuilt every run
         except Exception as exc:  # no server there: say so rather than fail the SQLite figures
             return rows + [_row(f"{NAME} [postgresql]: skipped ({type(exc).__name__})", None, ok=None)]
-        rows += _child(url, samples)
+        rows += _child(url, samples, redis_url)
     return rows
 
 

@@ -65,10 +65,12 @@ def database_ensure(server_url: str, name: str, *, fresh: bool = False) -> str:
 
 
 def server_env(database: str, *, redis_url: str, namespace: str, **extra: str) -> dict:
-    """Production settings: DEBUG off, PostgreSQL, Redis broker, quiet logs."""
+    """Production settings: DEBUG off, PostgreSQL, Redis broker, quiet logs; plain HTTP on loopback
+    (no TLS proxy in front, so no redirect to HTTPS)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
     env.update(
         DEBUG="false",
+        SECURE_SSL_REDIRECT="false",
         SECRET_KEY="benchmark-secret-key-not-for-production",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database,

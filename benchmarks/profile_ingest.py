@@ -69,6 +69,7 @@ def wsgi_post(app, template: bytes, placeholder: str, key: str, project: str) ->
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "80",
             "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",  # as a WSGI server sets it; the API-key throttle counts by it
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(body)),
             "HTTP_X_API_KEY": key,

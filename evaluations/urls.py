@@ -3,10 +3,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from pandaprobe.projects.throttling import login_throttled
+
 from .views import pages as views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/", login_throttled(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/switch/", views.project_switch, name="project-switch"),
     path("traces/", views.trace_list, name="trace-list"),

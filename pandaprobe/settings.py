@@ -6,6 +6,7 @@ message that names the variable.
 """
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -54,6 +55,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_RATE = re.compile(r"(\d+)/(\d*)[smhd]")
+
 _DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "psql"}
 
 
@@ -69,6 +72,41 @@ def env_database(name: str, default: str) -> dict:
     except (ImproperlyConfigured, KeyError, ValueError) as exc:
         raise ImproperlyConfigured(f"{name} is not a valid database URL ({exc}): {raw!r}") from None
     return config
+
+
+def env_rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as `10/m` (count per s, m, h or d; `100/5m` also works)."""
+    raw = env_str(name, default)
+    match = _RATE.fullmatch(raw)
+    if match is None or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(f"{name} must be a rate like 10/m (at least 1 per s, m, h or d), got {raw!r}")
+    return raw
+
+
+def _meta_header(name: str, header: str) -> str:
+    """A request header as Django's `request.META` names it: `X-Real-IP` and `HTTP_X_REAL_IP` both
+    give `HTTP_X_REAL_IP`."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", header):
+        raise ImproperlyConfigured(f"{name} must name a header such as X-Real-IP, got {header!r}")
+    meta = header.upper().replace("-", "_")
+    return meta if meta.startswith("HTTP_") else f"HTTP_{meta}"
+
+
+def env_meta_header(name: str) -> str:
+    raw = env_str(name)
+    return _meta_header(name, raw) if raw else ""
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """`X-Forwarded-Proto,https` (or `HTTP_X_FORWARDED_PROTO,https`): the header the TLS proxy sets and
+    the value that means the client used HTTPS. Only set it behind a proxy that overwrites the header."""
+    raw = env_str(name)
+    if not raw:
+        return None
+    header, _, value = (part.strip() for part in raw.partition(","))
+    if not header or not value or "," in value:
+        raise ImproperlyConfigured(f"{name} must be `<header>,<value>` like X-Forwarded-Proto,https, got {raw!r}")
+    return _meta_header(name, header), value
 
 
 def env_redis_url(name: str) -> str:
@@ -100,6 +138,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "django_ratelimit",
     "django_dramatiq",
     "pandaprobe",
     "pandaprobe.projects",
@@ -113,6 +153,7 @@ MIDDLEWARE = [
     "pandaprobe.api.middleware.JsonErrorsMiddleware",
     "pandaprobe.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -154,8 +195,13 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Applied wherever Django sets a password from a form (admin, `createsuperuser`, `changepassword`);
+# `seed_demo`'s random 16-character passwords pass all four.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -222,6 +268,12 @@ SPECTACULAR_SETTINGS = {
 # Dramatiq: a Redis broker and separate worker processes when REDIS_URL is set; otherwise an
 # in-memory broker whose worker runs inside the web process (`manage.py serve`, `make run`).
 REDIS_URL = env_redis_url("REDIS_URL")
+if not REDIS_URL and not DEBUG:
+    # Production runs gunicorn and `rundramatiq`: with the in-memory broker nothing would consume the
+    # queue (jobs silently never run), and each process would count login attempts on its own.
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when DEBUG is off: the background workers and the login throttle need Redis"
+    )
 _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.TimeLimit",
@@ -249,6 +301,73 @@ DRAMATIQ_TASKS_DATABASE = "default"
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Worker threads for the in-process worker of `manage.py serve`.
 INPROCESS_WORKER_THREADS = env_int("INPROCESS_WORKER_THREADS", 2, minimum=1)
+
+# django-ratelimit counts attempts in the default cache, which every web process must share: Redis
+# in production (the same server as the broker, under the same key prefix).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": DRAMATIQ_NAMESPACE,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit's "backend not officially supported": its list predates Django's own RedisCache,
+    # which has the atomic `add` (SET NX with expiry) and `incr` (INCR) the counts need.
+    "django_ratelimit.W001",
+]
+if not REDIS_URL:
+    # "Not a shared cache": development only (DEBUG off requires REDIS_URL), where one process
+    # (`manage.py serve`) serves everything, so its own cache sees every attempt.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+
+# Throttles (django-ratelimit rates: count per s, m, h or d). Sign-in forms (/app/login/ and
+# /admin/login/) count every POST per client address and per submitted username; the API counts
+# failed API-key and Bearer authentications per client address and, past the limit, refuses every
+# request from that address that carries a credential until the window ends.
+RATELIMIT_LOGIN_PER_IP = env_rate("RATELIMIT_LOGIN_PER_IP", "10/m")
+RATELIMIT_LOGIN_PER_USERNAME = env_rate("RATELIMIT_LOGIN_PER_USERNAME", "5/m")
+RATELIMIT_API_AUTH_FAILURES = env_rate("RATELIMIT_API_AUTH_FAILURES", "20/m")
+# The client address is REMOTE_ADDR unless CLIENT_IP_HEADER names a header that the proxy in front
+# sets (never trust X-Forwarded-For from the open internet: anyone can send it).
+CLIENT_IP_HEADER = env_meta_header("CLIENT_IP_HEADER")
+
+# --- Transport and browser security --------------------------------------------------------------
+# With DEBUG off the site is served over HTTPS (a TLS-terminating proxy in front): cookies only travel
+# over TLS, and browsers are told to use nothing else. README "Production" lists what
+# `manage.py check --deploy` still reports, and why.
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# A load balancer's health check may speak plain HTTP to the web process.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp) on every response, DEBUG on or off, so development sees what
+# production enforces. The pages' scripts and styles are files under static/ (no inline <script>,
+# `on*=` or `style=`): nothing inline runs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Swagger UI's icons (/docs) are data: URIs in its CSS
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from pandaprobe.api import paths
 from pandaprobe.api.views import HealthView
+from pandaprobe.projects.throttling import login_throttled
 
 # Before the included URLconfs are read. The API's converters let a bad value through to the view,
 # which answers 422 naming it (`pandaprobe/api/paths.py`).
@@ -13,6 +14,9 @@ register_converter(paths.SessionIdConverter, "session")
 register_converter(paths.SessionPageConverter, "session_page")
 
 urlpatterns = [
+    # Before the admin's own URLs: its sign-in form, throttled like the pages' (`admin:login` still
+    # reverses to this path).
+    path("admin/login/", login_throttled(admin.site.login)),
     path("admin/", admin.site.urls),
     path("health", HealthView.as_view(), name="health"),
     path(
@@ -22,7 +26,7 @@ urlpatterns = [
     ),
     path(
         "docs",
-        SpectacularSwaggerView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),
+        SpectacularSwaggerSplitView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),
         name="docs",
     ),
     path("", RedirectView.as_view(pattern_name="trace-list"), name="home"),

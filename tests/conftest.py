@@ -2,6 +2,8 @@
 
 import dramatiq
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.test import APIClient
 
 from pandaprobe.projects import selectors as project_selectors
@@ -20,6 +22,20 @@ def _no_api_key_cache(monkeypatch):
     # Every request looks its key up, so query counts and credential changes are deterministic;
     # tests/projects/test_api_key_cache.py turns the cache back on to test it.
     monkeypatch.setattr(project_selectors, "API_KEY_CACHE_SECONDS", 0.0)
+
+
+@pytest.fixture(autouse=True)
+def _no_throttle_counts():
+    """Each test starts with no login or failed-credential counts (django-ratelimit's cache)."""
+    backend = caches["default"]  # the backend itself: `django.core.cache.cache` is a proxy
+    if isinstance(backend, RedisCache):
+        # Only this test process's keys: the Redis database also holds other processes' queues and
+        # counts, which FLUSHDB (what `clear()` does there) would wipe.
+        client = backend._cache.get_client(write=True)
+        for key in client.scan_iter(match=f"{backend.key_prefix}:*"):
+            client.delete(key)
+    else:
+        backend.clear()
 
 
 @pytest.fixture(autouse=True)

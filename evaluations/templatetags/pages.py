@@ -196,7 +196,9 @@ def _span_item(node) -> str:
         f'<details class="span status-{_e(span.status)}"><summary>'
         f'<span class="span-name"><span class="badge kind">{_e(span.kind)}</span> {_e(span.name)}</span>'
         f'<span class="bar" title="{_e(duration_ms(node.duration_ms))}">'
-        f'<span style="left: {node.offset_pct:.2f}%; width: {node.width_pct:.2f}%"></span></span>'
+        # SVG geometry, not a `style=` attribute: the Content-Security-Policy allows no inline style.
+        f'<svg aria-hidden="true"><rect x="{node.offset_pct:.2f}%" width="{node.width_pct:.2f}%" '
+        f'height="100%" rx="3"></rect></svg></span>'
         f'<span class="span-meta">{_span_meta(node)}</span></summary>'
         f'<div class="span-body">{_span_body(span)}</div></details>'
     )

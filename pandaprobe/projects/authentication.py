@@ -4,6 +4,9 @@ Three ways in, tried in order: `X-API-Key` + `X-Project-Name`; `Authorization: B
 access token>` + `X-Project-ID`; the browser session (+ `X-Project-ID` or the session's current
 project). Each ends in a `ProjectAccess` on `request.auth`; every view scopes its queries to
 `request.auth.project`.
+
+Failed API keys and Bearer tokens count per client address (`throttling`); past the limit, every
+request from that address that carries one answers 429 with Retry-After until the window ends.
 """
 
 import uuid
@@ -15,7 +18,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.permissions import BasePermission
 
-from . import selectors, services, tasks
+from . import selectors, services, tasks, throttling
 from .access import SESSION_PROJECT_KEY, ProjectAccess, user_access
 
 
@@ -33,6 +36,20 @@ def _parse_project_id(raw: str | None) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except ValueError:
         raise exceptions.AuthenticationFailed("X-Project-ID must be a project UUID") from None
+
+
+def _refuse_when_blocked(request) -> None:
+    wait = throttling.api_auth_blocked(request._request)
+    if wait is not None:
+        raise exceptions.Throttled(
+            wait=wait, detail="Too many failed authentications from this address; wait and retry."
+        )
+
+
+def _failed(request, message: str) -> exceptions.AuthenticationFailed:
+    """The 401 for a wrong, revoked or expired credential, counted against the client's address."""
+    throttling.api_auth_failed(request._request)
+    return exceptions.AuthenticationFailed(message)
 
 
 def user_project_access(user, project_id: uuid.UUID | None) -> ProjectAccess:
@@ -53,13 +70,14 @@ class ApiKeyAuthentication(BaseAuthentication):
         project_name = request.META.get("HTTP_X_PROJECT_NAME")
         if not project_name:
             raise exceptions.AuthenticationFailed("X-Project-Name header is required with X-API-Key")
+        _refuse_when_blocked(request)
         key = selectors.api_key_by_raw(raw_key.strip())
         if key is None:
-            raise exceptions.AuthenticationFailed("Invalid API key")
+            raise _failed(request, "Invalid API key")
         if not key.is_active:
-            raise exceptions.AuthenticationFailed("API key has been revoked")
+            raise _failed(request, "API key has been revoked")
         if selectors.is_expired(key.expires_at):
-            raise exceptions.AuthenticationFailed("API key has expired")
+            raise _failed(request, "API key has expired")
         if key.project.name != project_name:
             raise exceptions.PermissionDenied(
                 "API key does not belong to the project named in X-Project-Name"
@@ -78,11 +96,12 @@ class BearerTokenAuthentication(BaseAuthentication):
         scheme, _, raw_token = header.partition(" ")
         if scheme.lower() != "bearer":
             return None
+        _refuse_when_blocked(request)
         token = selectors.access_token_by_raw(raw_token.strip()) if raw_token.strip() else None
         if token is None or not token.is_active or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked access token")
+            raise _failed(request, "Invalid or revoked access token")
         if selectors.is_expired(token.expires_at):
-            raise exceptions.AuthenticationFailed("Access token has expired")
+            raise _failed(request, "Access token has expired")
         access = user_project_access(token.user, _parse_project_id(request.META.get("HTTP_X_PROJECT_ID")))
         if services.credential_touch_due(token.last_used_at):
             _record_use(token, tasks.record_access_token_use, token_id=str(token.pk))

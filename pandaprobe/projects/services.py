@@ -7,6 +7,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from pandaprobe.errors import RuleViolation
+
 from .models import ApiKey, HashedCredential, Membership, PersonalAccessToken, Project, hash_secret
 from .selectors import api_key_forget
 
@@ -57,6 +59,21 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk).update(is_active=False)
     api_key.is_active = False
     api_key_forget(api_key)
+
+
+def credential_update(
+    *, credential: HashedCredential, name: str, expires_at: datetime | None, is_active: bool
+) -> None:
+    """Rename a key or token, change its expiry, or revoke it. Nothing else changes: it stays with its
+    project (or user), and a revoked credential stays revoked, since whoever held it may still hold it."""
+    model = type(credential)
+    with transaction.atomic():
+        stored = model.objects.select_for_update().get(pk=credential.pk)
+        if is_active and not stored.is_active:
+            raise RuleViolation(f"A revoked {model._meta.verbose_name} cannot be re-activated; issue a new one")
+        model.objects.filter(pk=stored.pk).update(name=name, expires_at=expires_at, is_active=is_active)
+    if isinstance(credential, ApiKey):
+        api_key_forget(credential)  # the change applies to the next request
 
 
 def api_key_mark_used(*, api_key_id: str, used_at: datetime) -> None:

@@ -228,7 +228,7 @@ def test_span_tree_is_nested_by_parent(browser, project):
     assert '<div class="span-error">rate limited</div>' in html
     assert "gpt-x" in html and "42 tok" in html and "500 ms" in html
     # The bar of the 500 ms LLM call starts 200 ms into the 3 s window.
-    assert "left: 6.67%; width: 16.67%" in html
+    assert '<rect x="6.67%" width="16.67%"' in html
 
 
 def test_span_tree_survives_a_parent_cycle(browser, project):
