@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from pandaprobe.projects.models import ApiKey, Project
@@ -54,20 +55,27 @@ class ScoreFields(models.Model):
     BOOLEAN as 1/0) so analytics aggregate in the database."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    # Foreign keys are indexed in `Meta.indexes` (see `score_indexes`), not one index each.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, db_index=False)
     name = models.CharField(max_length=255)
     value = models.TextField(null=True, blank=True)
     numeric_value = models.FloatField(null=True, blank=True)
     data_type = models.CharField(max_length=16, choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
     source = models.CharField(max_length=16, choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
     status = models.CharField(max_length=16, choices=ScoreStatus.choices, default=ScoreStatus.SUCCESS)
+    # The judge's run; a foreign key to EvalRun when that model lands (issue 9).
     eval_run_id = models.UUIDField(null=True, blank=True)
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     reason = models.TextField(null=True, blank=True)
     config = models.ForeignKey(
-        ScoreConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ScoreConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -81,21 +89,58 @@ class ScoreFields(models.Model):
         return str(self.author_id) if self.author_id is not None else None
 
 
+def score_indexes(prefix: str) -> list[models.Index]:
+    """What trace and session scores are both found by; every insert pays for each of these.
+
+    Each is here because a query uses it (tests/test_indexes.py; plans at 1M scores:
+    benchmarks/bench_score_queries.py): the lists, newest first, by project, by name, by run;
+    deleting a user or a config finds its scores by `author` and `config`. Columns many scores leave
+    empty are indexed only where set: the judge's scores have no author and skip that index.
+    PostgreSQL reads a (project, ...) index for `project_id = x` alone, so `project` has no index of
+    its own.
+    """
+    return [
+        models.Index(fields=["project", "-created_at"], name=f"{prefix}_project_created"),
+        models.Index(fields=["project", "name", "-created_at"], name=f"{prefix}_project_name"),
+        models.Index(
+            fields=["eval_run_id", "-created_at"],
+            name=f"{prefix}_run",
+            condition=Q(eval_run_id__isnull=False),
+        ),
+        models.Index(fields=["author"], name=f"{prefix}_author", condition=Q(author__isnull=False)),
+        models.Index(fields=["config"], name=f"{prefix}_config", condition=Q(config__isnull=False)),
+    ]
+
+
 class TraceScore(ScoreFields):
-    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="scores")
+    # Indexed by `tscore_trace_name`: a trace's scores (and deleting a trace) need no other index.
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="scores", db_index=False)
     environment = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["project", "-created_at"], name="tscore_project_created"),
-            models.Index(fields=["project", "name", "-created_at"], name="tscore_project_name"),
-            models.Index(fields=["project", "trace", "name", "-created_at"], name="tscore_trace_name_latest"),
-            models.Index(fields=["project", "source", "-created_at"], name="tscore_project_source"),
-            models.Index(fields=["project", "status", "-created_at"], name="tscore_project_status"),
-            models.Index(fields=["project", "data_type", "-created_at"], name="tscore_project_dtype"),
-            models.Index(fields=["project", "eval_run_id", "-created_at"], name="tscore_project_run"),
-            models.Index(fields=["project", "environment", "-created_at"], name="tscore_project_env"),
+            *score_indexes("tscore"),
+            # A trace's latest score per name, list badges, "has/missing score", the trace filter.
+            # A trace id is unique across projects: `project` would only make the index bigger.
+            models.Index(fields=["trace", "name", "-created_at"], name="tscore_trace_name"),
+            # Low-cardinality filters: an index only finds the rare values fast, so it holds only
+            # those; the judge's usual score (AUTOMATED, SUCCESS, NUMERIC) is in none of them.
+            models.Index(
+                fields=["project", "source", "-created_at"],
+                name="tscore_project_source",
+                condition=~Q(source=ScoreSource.AUTOMATED),
+            ),
+            models.Index(
+                fields=["project", "status", "-created_at"],
+                name="tscore_project_status",
+                condition=~Q(status=ScoreStatus.SUCCESS),
+            ),
+            models.Index(
+                fields=["project", "data_type", "-created_at"],
+                name="tscore_project_dtype",
+                condition=~Q(data_type=ScoreDataType.NUMERIC),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -108,10 +153,9 @@ class SessionScore(ScoreFields):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["project", "-created_at"], name="sscore_project_created"),
+            *score_indexes("sscore"),
+            # A session id is unique only within its project.
             models.Index(fields=["project", "session_id", "name", "-created_at"], name="sscore_session_name"),
-            models.Index(fields=["project", "name", "-created_at"], name="sscore_project_name"),
-            models.Index(fields=["project", "eval_run_id", "-created_at"], name="sscore_project_run"),
         ]
 
     def __str__(self) -> str:
@@ -134,7 +178,8 @@ class ScoreEvent(models.Model):
         DELETE = "delete"
 
     id = models.BigAutoField(primary_key=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # Foreign keys are indexed in `Meta.indexes`, not one index each.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     target = models.CharField(max_length=8, choices=Target.choices, default=Target.TRACE)
     score_id = models.UUIDField()
     trace_id = models.UUIDField(null=True, blank=True)
@@ -142,10 +187,15 @@ class ScoreEvent(models.Model):
     score_name = models.CharField(max_length=255)
     action = models.CharField(max_length=8, choices=Action.choices)
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     actor_api_key = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     actor_label = models.CharField(max_length=255)
     old_value = models.TextField(null=True, blank=True)
@@ -162,7 +212,28 @@ class ScoreEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["project", "score_id", "created_at"], name="score_event_score")]
+        indexes = [
+            # A score's history; also what deleting a project finds its events by.
+            models.Index(fields=["project", "score_id", "created_at"], name="score_event_score"),
+            # The history panels of a trace page and a session page (every score of the subject).
+            models.Index(
+                fields=["trace_id", "created_at"],
+                name="score_event_trace",
+                condition=Q(trace_id__isnull=False),
+            ),
+            models.Index(
+                fields=["project", "session_id", "created_at"],
+                name="score_event_session",
+                condition=Q(session_id__isnull=False),
+            ),
+            # Deleting a user or an API key sets their events' actor to NULL; the judge's have none.
+            models.Index(
+                fields=["actor_user"], name="score_event_user", condition=Q(actor_user__isnull=False)
+            ),
+            models.Index(
+                fields=["actor_api_key"], name="score_event_api_key", condition=Q(actor_api_key__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.score_name} by {self.actor_label}"

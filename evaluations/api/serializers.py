@@ -16,7 +16,11 @@ class ScoreValueField(serializers.CharField):
 
 
 class CreateScoreRequestSerializer(serializers.Serializer):
-    """What every score creation takes; trace and session scores add what they score."""
+    """What every score creation takes; trace and session scores add what they score.
+
+    `status` and `eval_run_id` are not among them: only the judge sets them (the role table in
+    `pandaprobe.projects.access`), so a client's are ignored like any unknown field, as by the
+    reference API."""
 
     name = serializers.CharField(max_length=255, help_text="Metric/score name.")
     value = ScoreValueField(help_text="NUMERIC: '0.85', BOOLEAN: 'true', CATEGORICAL: 'PASS'.")

@@ -5,6 +5,7 @@ from datetime import UTC
 import django_filters
 import django_filters.fields
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F
 
 from .models import Trace, TraceStatus
@@ -55,11 +56,26 @@ class TimeFilter(django_filters.IsoDateTimeFilter):
 SORT_ORDERS = [("asc", "asc"), ("desc", "desc")]
 
 
+def _nullable(qs, field: str) -> bool:
+    if field in qs.query.annotations:  # the session list's aggregates
+        return True
+    try:
+        return qs.model._meta.get_field(field).null
+    except FieldDoesNotExist:
+        return True
+
+
 def ordered(qs, field: str, direction: str, *, tiebreak: str = "pk"):
-    """Sort by `field` (nulls last), then by `tiebreak` in the same direction for stable pages."""
+    """Sort by `field` (nulls last), then by `tiebreak` in the same direction for stable pages.
+
+    A NOT NULL column sorts without NULLS LAST: PostgreSQL matches an ORDER BY to an index only
+    when the NULLS order agrees, and `started_at DESC NULLS LAST` made the explorer sort every
+    trace of the project instead of reading `trace_project_started` (benchmarks/bench_score_queries.py).
+    """
+    nulls = {"nulls_last": True} if _nullable(qs, field) else {}
     if direction == "asc":
-        return qs.order_by(F(field).asc(nulls_last=True), tiebreak)
-    return qs.order_by(F(field).desc(nulls_last=True), f"-{tiebreak}")
+        return qs.order_by(F(field).asc(**nulls), tiebreak)
+    return qs.order_by(F(field).desc(**nulls), f"-{tiebreak}")
 
 
 class TraceFilter(django_filters.FilterSet):
