@@ -203,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": False,
+    # Error responses, nullable fields as `anyOf` with null, required response fields: one hook.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pandaprobe.api.schema.postprocess",
+    ],
     # Security schemes come from pandaprobe/projects/schema.py, one per authentication class.
     # Enums named as in the reference document (several models have a `status`).
     "ENUM_NAME_OVERRIDES": {
@@ -211,6 +216,7 @@ SPECTACULAR_SETTINGS = {
         "SpanStatusCode": "pandaprobe.traces.models.SpanStatus",
         "ScoreDataType": "evaluations.models.ScoreDataType",
         "ScoreSource": "evaluations.models.ScoreSource",
+        "CallerScoreSource": "evaluations.api.serializers.CALLER_SOURCES",  # what a request may send
         "ScoreStatus": "evaluations.models.ScoreStatus",
     },
 }

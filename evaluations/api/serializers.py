@@ -3,12 +3,18 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from pandaprobe.api.fields import StrictCharField, StrictUUIDField
+from pandaprobe.api.schema import NOT_BLANK_PATTERN
+
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
 
 # AUTOMATED belongs to the LLM judge; API callers are humans or their code.
 CALLER_SOURCES = [ScoreSource.ANNOTATION, ScoreSource.PROGRAMMATIC]
 
 
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN}, {"type": "number"}, {"type": "boolean"}]}
+)
 class ScoreValueField(serializers.CharField):
     """A score value as a string; JSON numbers and booleans are taken as their text."""
 
@@ -21,35 +27,30 @@ class ScoreValueField(serializers.CharField):
 class CreateScoreRequestSerializer(serializers.Serializer):
     """What every score creation takes; trace and session scores add what they score."""
 
-    name = serializers.CharField(max_length=255, help_text="Metric/score name.")
+    name = StrictCharField(max_length=255, help_text="Metric/score name.")
     value = ScoreValueField(help_text="NUMERIC: '0.85', BOOLEAN: 'true', CATEGORICAL: 'PASS'.")
     data_type = serializers.ChoiceField(
         choices=ScoreDataType.choices, required=False, help_text="Default: the config's, else NUMERIC."
     )
-    source = serializers.ChoiceField(choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    source = serializers.ChoiceField(
+        choices=CALLER_SOURCES,
+        default=ScoreSource.ANNOTATION,
+        error_messages={"invalid_choice": "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."},
+    )
+    reason = StrictCharField(required=False, allow_null=True, allow_blank=True)
     metadata = serializers.DictField(required=False, allow_null=True)
-    config_id = serializers.UUIDField(
+    config_id = StrictUUIDField(
         required=False, allow_null=True, help_text="A score config to check against."
     )
 
-    def validate_source(self, value: str) -> str:
-        if value not in CALLER_SOURCES:
-            raise serializers.ValidationError(
-                "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."
-            )
-        return value
-
 
 class CreateTraceScoreRequestSerializer(CreateScoreRequestSerializer):
-    trace_id = serializers.UUIDField(help_text="Trace UUID to attach the score to.")
+    trace_id = StrictUUIDField(help_text="Trace UUID to attach the score to.")
 
 
 class UpdateTraceScoreRequestSerializer(serializers.Serializer):
     value = ScoreValueField(required=False, allow_null=True, help_text="New value; null leaves it unchanged.")
-    reason = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, help_text="null clears it."
-    )
+    reason = StrictCharField(required=False, allow_null=True, allow_blank=True, help_text="null clears it.")
     metadata = serializers.DictField(
         required=False, allow_null=True, help_text="Replaces the metadata; null leaves it unchanged."
     )

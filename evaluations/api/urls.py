@@ -11,7 +11,7 @@ urlpatterns = [
         "trace-scores/<uuid:trace_id>", views.TraceScoresForTraceView.as_view(), name="trace-scores-for-trace"
     ),
     # Never matched (the pattern above answers first): it documents PATCH/DELETE as {score_id}.
-    path("trace-scores/<uuid:score_id>", views.score_detail_view, name="trace-score-detail"),
+    path("trace-scores/<uuid:score_id>", views.TraceScoreDetailView.as_view(), name="trace-score-detail"),
     path(
         "trace-scores/<uuid:score_id>/history",
         views.TraceScoreHistoryView.as_view(),
@@ -26,6 +26,12 @@ urlpatterns = [
     # GET takes a session id; PATCH/DELETE on the same URL take a score id (the reference's paths).
     path(
         "session-scores/<str:session_id>",
+        session_scores.SessionScoresForSessionView.as_view(),
+        name="session-scores-for-session",
+    ),
+    # Never matched (the pattern above answers first): it documents PATCH/DELETE as {score_id}.
+    path(
+        "session-scores/<uuid:score_id>",
         session_scores.SessionScoreDetailView.as_view(),
         name="session-score-detail",
     ),

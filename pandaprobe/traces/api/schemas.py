@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictFloat,
+    StrictStr,
+)
 from pydantic_core import PydanticCustomError
 
 from ..services import TOKEN_COUNT_KEYS
@@ -67,7 +76,7 @@ JsonObject = dict[str, Any]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp_text), AfterValidator(_as_utc)]
 Id = Annotated[UUID, BeforeValidator(_uuid_text)]
 TokenUsage = Annotated[JsonObject, AfterValidator(_token_counts)]
-Cost = dict[str, Annotated[float, Field(ge=0, le=MAX_COST)]]
+Cost = dict[str, Annotated[StrictFloat, Field(ge=0, le=MAX_COST)]]
 SpanKind = Literal["AGENT", "TOOL", "LLM", "RETRIEVER", "CHAIN", "EMBEDDING", "OTHER"]
 SpanStatus = Literal["UNSET", "OK", "ERROR"]
 TraceStatus = Literal["PENDING", "RUNNING", "COMPLETED", "ERROR"]

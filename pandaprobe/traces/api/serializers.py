@@ -4,11 +4,19 @@ Trace and span request bodies are pydantic models (schemas.py); these are the re
 batch requests.
 """
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from pandaprobe.api.fields import StrictCharField, StrictUUIDField
 
 from ..models import Span, Trace
+
+# A session id in a path: one that ingestion can have stored.
+SESSION_ID_PATH = OpenApiParameter(
+    "session_id",
+    {"type": "string", "minLength": 1, "maxLength": Trace._meta.get_field("session_id").max_length},
+    OpenApiParameter.PATH,
+)
 
 
 class TraceAcceptedSerializer(serializers.Serializer):
@@ -22,6 +30,10 @@ class SpansAcceptedSerializer(serializers.Serializer):
 
 class SpanResponseSerializer(serializers.ModelSerializer):
     trace_id = serializers.UUIDField()
+    token_usage = serializers.DictField(allow_null=True)
+    metadata = serializers.DictField()
+    model_parameters = serializers.DictField(allow_null=True)
+    cost = serializers.DictField(child=serializers.FloatField(), allow_null=True)
     latency_ms = serializers.SerializerMethodField()
     time_to_first_token_ms = serializers.SerializerMethodField()
 
@@ -45,6 +57,8 @@ class SpanResponseSerializer(serializers.ModelSerializer):
 
 
 class TraceListItemSerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(child=serializers.CharField())
+
     class Meta:
         model = Trace
         fields = [
@@ -55,6 +69,8 @@ class TraceListItemSerializer(serializers.ModelSerializer):
 
 class TraceResponseSerializer(serializers.ModelSerializer):
     project_id = serializers.UUIDField()
+    metadata = serializers.DictField()
+    tags = serializers.ListField(child=serializers.CharField())
     spans = SpanResponseSerializer(many=True)
 
     class Meta:
