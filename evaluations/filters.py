@@ -48,7 +48,10 @@ class SessionScoreFilter(ScoreFilter):
 class ScoreConfigFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
     data_type = django_filters.ChoiceFilter(choices=ScoreDataType.choices)
-    is_archived = django_filters.BooleanFilter()
+    # "true" or "false", and nothing else: a BooleanFilter would ignore `is_archived=maybe`.
+    is_archived = django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
+    )
 
     class Meta:
         model = ScoreConfig

@@ -108,8 +108,8 @@ class ScoreEventSerializer(serializers.Serializer):
     new_source = serializers.CharField(allow_null=True)
     old_status = serializers.CharField(allow_null=True)
     new_status = serializers.CharField(allow_null=True)
-    old_metadata = serializers.JSONField(allow_null=True)
-    new_metadata = serializers.JSONField(allow_null=True)
+    old_metadata = serializers.DictField(allow_null=True)
+    new_metadata = serializers.DictField(allow_null=True)
 
     @extend_schema_field(ScoreActorSerializer)
     def get_actor(self, event: ScoreEvent) -> dict:

@@ -62,6 +62,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found in this project",
     409: "Conflicts with what exists",
     413: "The request body is larger than the server accepts",
+    405: "The id is not a score id (a UUID): the URL names a session, which has only GET",
     415: "The body is not JSON (Content-Type)",
     422: "A malformed request (each problem's `loc` starts with body, query or path)",
     429: "Too many requests: retry after `Retry-After` seconds",
@@ -84,6 +85,9 @@ EXTRA_STATUSES: dict[str, set[int]] = {
     "create_session_score": {404},  # no such session in the project
     "create_score_config": {409},  # the name is taken
     "update_score_config": {409},
+    # `/evaluations/session-scores/{id}` with an id that cannot be a score's (pandaprobe/api/views.py)
+    "update_session_score": {405},
+    "delete_session_score": {405},
 }
 # Operations where a well-formed request can still break a rule that JSON Schema cannot state (a value
 # outside its config's range or not of its data type, a range whose max is below its min, an end before
