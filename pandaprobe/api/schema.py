@@ -15,6 +15,8 @@ from django import forms
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter
 
+from .fields import MAX_JSON_DEPTH
+
 # The reference document's validation-error shapes, copied exactly: a client generated from it parses
 # our 422s with them.
 REFERENCE_SCHEMAS = {
@@ -60,13 +62,18 @@ ERROR_DESCRIPTIONS = {
     401: "No credentials, or invalid, revoked or expired ones",
     403: "Not a member of the project, or the role does not allow this",
     404: "Not found in this project",
+    405: "The id is not a score id (a UUID): the URL names a session, which has only GET",
     409: "Conflicts with what exists",
     413: "The request body is larger than the server accepts",
-    405: "The id is not a score id (a UUID): the URL names a session, which has only GET",
     415: "The body is not JSON (Content-Type)",
     422: "A malformed request (each problem's `loc` starts with body, query or path)",
     429: "Too many requests: retry after `Retry-After` seconds",
 }
+# Refused in every body by the parser (pandaprobe/api/parsers.py): said once, not on every string.
+BODY_RULES = (
+    "In every request body, strings may not hold NUL characters or lone surrogates, numbers must be "
+    f"finite, and nesting may be at most {MAX_JSON_DEPTH} levels deep (422 naming the field)."
+)
 RULE_422_DESCRIPTION = (
     "A malformed request (`detail` lists each problem, its `loc` starting with body, query or path); "
     "or a well-formed one that a rule refuses (`detail` says which, in words)"
@@ -335,6 +342,7 @@ def postprocess(result: dict, generator, request, public) -> dict:
     """The one postprocessing hook: nullable fields, required response fields, empty query values,
     error responses."""
     result = _rewrite(result, nullable_as_any_of)
+    result["info"]["description"] = f"{result['info'].get('description', '')}\n\n{BODY_RULES}".strip()
     result.setdefault("components", {}).setdefault("schemas", {})
     _require_response_fields(result)
     _allow_empty_values(result)
