@@ -1,7 +1,5 @@
 """Session-score endpoints, by the same rules as trace scores (same services underneath)."""
 
-import uuid
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -50,13 +48,6 @@ class SessionScoreResponseSerializer(serializers.Serializer):
 
 
 SessionScorePage = envelope_schema(SessionScoreResponseSerializer, "PaginatedSessionScoreResponse")
-
-
-def _score_id(raw) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError:
-        raise serializers.ValidationError({"score_id": "must be a score UUID"}) from None
 
 
 class SessionScoreCollectionView(APIView):
@@ -113,7 +104,7 @@ class SessionScoreDetailView(APIView):
         tags=TAGS,
     )
     def patch(self, request, score_id):
-        score = session_selectors.session_score_get(project=request.auth.project, score_id=_score_id(score_id))
+        score = session_selectors.session_score_get(project=request.auth.project, score_id=score_id)
         changes = validated(UpdateSessionScoreRequestSerializer, request.data)
         score = services.session_score_update(access=request.auth, score=score, changes=changes)
         return Response(SessionScoreResponseSerializer(score).data)
@@ -125,7 +116,7 @@ class SessionScoreDetailView(APIView):
         tags=TAGS,
     )
     def delete(self, request, score_id):
-        score = session_selectors.session_score_get(project=request.auth.project, score_id=_score_id(score_id))
+        score = session_selectors.session_score_get(project=request.auth.project, score_id=score_id)
         services.session_score_delete(access=request.auth, score=score)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
