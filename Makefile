@@ -6,7 +6,7 @@ PORT ?= 8000
 PYTEST_WORKERS ?= 2
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run test lint bench worker migrate clean
+.PHONY: install run test lint bench fuzz worker migrate clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ lint: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Schemathesis on every operation of /openapi.json, many examples each (make test runs it briefly).
+FUZZ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+FUZZ_MAX_EXAMPLES ?= 100
+fuzz: install
+	DATABASE_URL=$(FUZZ_DATABASE_URL) FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) \
+		FUZZ_PHASES=examples,coverage,fuzzing,stateful FUZZ_TIMEOUT_SECONDS=7200 \
+		$(PY) -m pytest -q -s -p no:logging tests/test_fuzz_openapi.py $(PYTEST_ARGS)
 
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)

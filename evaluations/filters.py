@@ -54,7 +54,10 @@ class ScoreConfigFilter(django_filters.FilterSet):
         lookup_expr="icontains", max_length=ScoreConfig._meta.get_field("name").max_length
     )
     data_type = django_filters.ChoiceFilter(choices=ScoreDataType.choices)
-    is_archived = django_filters.BooleanFilter()
+    # "true" or "false", and nothing else: a BooleanFilter would ignore `is_archived=maybe`.
+    is_archived = django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
+    )
 
     class Meta:
         model = ScoreConfig

@@ -6,3 +6,7 @@ class PandaprobeConfig(AppConfig):
 
     name = "pandaprobe"
     verbose_name = "PandaProbe Eval"
+
+    def ready(self) -> None:
+        # Registers the API's OpenAPI field extensions with drf-spectacular.
+        from .api import schema  # noqa: F401

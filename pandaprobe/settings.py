@@ -253,6 +253,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": False,
     # The API's path converters (pandaprobe/api/paths.py) match any segment so that a bad one is a 422.
     "PATH_CONVERTER_OVERRIDES": {"api_uuid": {"type": "string", "format": "uuid"}, "session": str},
+    # Error responses, nullable fields as `anyOf` with null, required response fields: one hook.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pandaprobe.api.schema.postprocess",
+    ],
     # Security schemes come from pandaprobe/projects/schema.py, one per authentication class.
     # Enums named as in the reference document (several models have a `status`).
     "ENUM_NAME_OVERRIDES": {
@@ -261,6 +266,7 @@ SPECTACULAR_SETTINGS = {
         "SpanStatusCode": "pandaprobe.traces.models.SpanStatus",
         "ScoreDataType": "evaluations.models.ScoreDataType",
         "ScoreSource": "evaluations.models.ScoreSource",
+        "CallerScoreSource": "evaluations.api.serializers.CALLER_SOURCES",  # what a request may send
         "ScoreStatus": "evaluations.models.ScoreStatus",
     },
 }

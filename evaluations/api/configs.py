@@ -1,14 +1,17 @@
 """Score-config endpoints: any member reads, admins (and API keys) write."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
+from pandaprobe.api.fields import StrictBooleanField, StrictCharField, StrictFloatField
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
 from pandaprobe.api.paths import ApiView
+from pandaprobe.api.schema import query_parameters
 
+from ..filters import ScoreConfigFilter
 from ..models import ScoreDataType
 from ..selectors import annotations as selectors
 from ..services import configs as services
@@ -33,21 +36,21 @@ class ScoreConfigResponseSerializer(serializers.Serializer):
 class CreateScoreConfigRequestSerializer(serializers.Serializer):
     """Shape only; the rules (range, labels per data type) are the service's, shared with admin."""
 
-    name = serializers.CharField(max_length=255)
+    name = StrictCharField(max_length=255)
     data_type = serializers.ChoiceField(choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
-    min_value = serializers.FloatField(required=False, allow_null=True)
-    max_value = serializers.FloatField(required=False, allow_null=True)
-    categories = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    min_value = StrictFloatField(required=False, allow_null=True)
+    max_value = StrictFloatField(required=False, allow_null=True)
+    categories = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
+    description = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class UpdateScoreConfigRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255, required=False)
-    min_value = serializers.FloatField(required=False, allow_null=True)
-    max_value = serializers.FloatField(required=False, allow_null=True)
-    categories = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
-    description = serializers.CharField(required=False, allow_blank=True)
-    is_archived = serializers.BooleanField(required=False)
+    name = StrictCharField(max_length=255, required=False)
+    min_value = StrictFloatField(required=False, allow_null=True)
+    max_value = StrictFloatField(required=False, allow_null=True)
+    categories = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
+    description = StrictCharField(required=False, allow_blank=True)
+    is_archived = StrictBooleanField(required=False)
 
     def to_internal_value(self, data):
         # A config's type is fixed: say so rather than silently ignoring it.
@@ -63,9 +66,9 @@ class ScoreConfigCollectionView(APIView):
     @extend_schema(
         operation_id="list_score_configs",
         parameters=[
-            OpenApiParameter("name", str, description="Substring of the name (case-insensitive)"),
-            OpenApiParameter("data_type", str, enum=ScoreDataType.values),
-            OpenApiParameter("is_archived", bool),
+            *query_parameters(
+                ScoreConfigFilter, descriptions={"name": "Substring of the name (case-insensitive)"}
+            ),
             *PAGE_PARAMETERS,
         ],
         responses=ScoreConfigPage,

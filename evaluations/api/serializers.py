@@ -3,9 +3,18 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from pandaprobe.api.fields import StrictCharField, StrictUUIDField
+from pandaprobe.api.schema import NOT_BLANK_PATTERN
+
 from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
 
+# What an API caller may send: AUTOMATED is the judge's, and no API caller's role may create it
+# (`SOURCE_ACTIONS` in the score services enforces that for every caller; the API's schema says so).
+CALLER_SOURCES = [ScoreSource.ANNOTATION, ScoreSource.PROGRAMMATIC]
 
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "minLength": 1, "pattern": NOT_BLANK_PATTERN}, {"type": "number"}, {"type": "boolean"}]}
+)
 class ScoreValueField(serializers.CharField):
     """A score value as a string; JSON numbers and booleans are taken as their text."""
 
@@ -22,30 +31,30 @@ class CreateScoreRequestSerializer(serializers.Serializer):
     `pandaprobe.projects.access`), so a client's are ignored like any unknown field, as by the
     reference API."""
 
-    name = serializers.CharField(max_length=255, help_text="Metric/score name.")
+    name = StrictCharField(max_length=255, help_text="Metric/score name.")
     value = ScoreValueField(help_text="NUMERIC: '0.85', BOOLEAN: 'true', CATEGORICAL: 'PASS'.")
     data_type = serializers.ChoiceField(
         choices=ScoreDataType.choices, required=False, help_text="Default: the config's, else NUMERIC."
     )
-    # Which sources a caller may send is the role table's rule (`SOURCE_ACTIONS` in the score
-    # services): AUTOMATED belongs to the judge, so every API caller gets a 403 for it.
-    source = serializers.ChoiceField(choices=ScoreSource.choices, default=ScoreSource.ANNOTATION)
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    source = serializers.ChoiceField(
+        choices=CALLER_SOURCES,
+        default=ScoreSource.ANNOTATION,
+        error_messages={"invalid_choice": "Only ANNOTATION or PROGRAMMATIC may be sent; AUTOMATED is the judge's."},
+    )
+    reason = StrictCharField(required=False, allow_null=True, allow_blank=True)
     metadata = serializers.DictField(required=False, allow_null=True)
-    config_id = serializers.UUIDField(
+    config_id = StrictUUIDField(
         required=False, allow_null=True, help_text="A score config to check against."
     )
 
 
 class CreateTraceScoreRequestSerializer(CreateScoreRequestSerializer):
-    trace_id = serializers.UUIDField(help_text="Trace UUID to attach the score to.")
+    trace_id = StrictUUIDField(help_text="Trace UUID to attach the score to.")
 
 
 class UpdateTraceScoreRequestSerializer(serializers.Serializer):
     value = ScoreValueField(required=False, allow_null=True, help_text="New value; null leaves it unchanged.")
-    reason = serializers.CharField(
-        required=False, allow_null=True, allow_blank=True, help_text="null clears it."
-    )
+    reason = StrictCharField(required=False, allow_null=True, allow_blank=True, help_text="null clears it.")
     metadata = serializers.DictField(
         required=False, allow_null=True, help_text="Replaces the metadata; null leaves it unchanged."
     )
@@ -104,8 +113,8 @@ class ScoreEventSerializer(serializers.Serializer):
     new_source = serializers.CharField(allow_null=True)
     old_status = serializers.CharField(allow_null=True)
     new_status = serializers.CharField(allow_null=True)
-    old_metadata = serializers.JSONField(allow_null=True)
-    new_metadata = serializers.JSONField(allow_null=True)
+    old_metadata = serializers.DictField(allow_null=True)
+    new_metadata = serializers.DictField(allow_null=True)
 
     @extend_schema_field(ScoreActorSerializer)
     def get_actor(self, event: ScoreEvent) -> dict:

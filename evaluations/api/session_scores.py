@@ -1,15 +1,19 @@
 """Session-score endpoints, by the same rules as trace scores (same services underneath)."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validated
+from pandaprobe.api.fields import StrictCharField
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
-from pandaprobe.api.paths import ApiView, require_uuid
+from pandaprobe.api.paths import ApiView
+from pandaprobe.api.schema import query_parameters
+from pandaprobe.api.views import SharedRouteView
+from pandaprobe.traces.api.serializers import SESSION_ID_PATH
 
+from ..filters import SessionScoreFilter
 from ..models import ScoreDataType, ScoreSource, ScoreStatus
 from ..selectors import annotations as annotation_selectors
 from ..selectors import sessions as session_selectors
@@ -20,7 +24,7 @@ TAGS = ["session-scores"]
 
 
 class CreateSessionScoreRequestSerializer(CreateScoreRequestSerializer):
-    session_id = serializers.CharField(max_length=255, help_text="Session to attach the score to.")
+    session_id = StrictCharField(max_length=255, help_text="Session to attach the score to.")
 
 
 class UpdateSessionScoreRequestSerializer(UpdateTraceScoreRequestSerializer):
@@ -66,13 +70,15 @@ class SessionScoreCollectionView(APIView):
     @extend_schema(
         operation_id="list_session_scores",
         parameters=[
-            OpenApiParameter("session_id", str, description="Filter by session ID"),
-            OpenApiParameter("name", str, description="Filter by metric name"),
-            OpenApiParameter("source", str, enum=ScoreSource.values),
-            OpenApiParameter("status", str, enum=ScoreStatus.values),
-            OpenApiParameter("eval_run_id", OpenApiTypes.UUID),
-            OpenApiParameter("date_from", OpenApiTypes.DATETIME, description="Created on or after"),
-            OpenApiParameter("date_to", OpenApiTypes.DATETIME, description="Created before (exclusive)"),
+            *query_parameters(
+                SessionScoreFilter,
+                descriptions={
+                    "session_id": "Filter by session ID",
+                    "name": "Filter by metric name",
+                    "date_from": "Created on or after",
+                    "date_to": "Created before (exclusive)",
+                },
+            ),
             *PAGE_PARAMETERS,
         ],
         responses=SessionScorePage,
@@ -88,12 +94,45 @@ class SessionScoreCollectionView(APIView):
 
 
 class SessionScoreDetailView(ApiView):
-    """GET takes a SESSION id (all its scores); PATCH and DELETE on the same URL take a SCORE id,
-    as in the reference API."""
+    """PATCH and DELETE of one session score, by score id (reached through
+    `SessionScoresForSessionView`; its own URL pattern is never matched and documents them)."""
+
+    @extend_schema(
+        operation_id="update_session_score",
+        description="Edit a session score by hand: it becomes an ANNOTATION with status SUCCESS.",
+        request=UpdateSessionScoreRequestSerializer,
+        responses=SessionScoreResponseSerializer,
+        tags=TAGS,
+    )
+    def patch(self, request, score_id):
+        score = session_selectors.session_score_get(project=request.auth.project, score_id=score_id)
+        changes = validated(UpdateSessionScoreRequestSerializer, request.data)
+        score = services.session_score_update(access=request.auth, score=score, changes=changes)
+        return Response(SessionScoreResponseSerializer(score).data)
+
+    @extend_schema(
+        operation_id="delete_session_score",
+        description="Delete a session score; its history stays readable.",
+        responses={204: None},
+        tags=TAGS,
+    )
+    def delete(self, request, score_id):
+        score = session_selectors.session_score_get(project=request.auth.project, score_id=score_id)
+        services.session_score_delete(access=request.auth, score=score)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionScoresForSessionView(SharedRouteView):
+    """GET takes a SESSION id (all its scores); PATCH and DELETE on the same URL take a SCORE id, as
+    in the reference API: those two are handed to `SessionScoreDetailView`."""
+
+    delegate = SessionScoreDetailView
+    delegate_kwarg = "score_id"
 
     @extend_schema(
         operation_id="get_scores_for_session",
         description="Every score of the session, newest first (404 when the project has no such session).",
+        parameters=[SESSION_ID_PATH],
         responses=SessionScoreResponseSerializer(many=True),
         tags=TAGS,
     )
@@ -102,25 +141,3 @@ class SessionScoreDetailView(ApiView):
             project=request.auth.project, session_id=session_id
         )
         return Response(SessionScoreResponseSerializer(scores, many=True).data)
-
-    @extend_schema(
-        operation_id="update_session_score",
-        request=UpdateSessionScoreRequestSerializer,
-        responses=SessionScoreResponseSerializer,
-        tags=TAGS,
-    )
-    def patch(self, request, session_id):
-        score = session_selectors.session_score_get(
-            project=request.auth.project, score_id=require_uuid("score_id", session_id)
-        )
-        changes = validated(UpdateSessionScoreRequestSerializer, request.data)
-        score = services.session_score_update(access=request.auth, score=score, changes=changes)
-        return Response(SessionScoreResponseSerializer(score).data)
-
-    @extend_schema(operation_id="delete_session_score", responses={204: None}, tags=TAGS)
-    def delete(self, request, session_id):
-        score = session_selectors.session_score_get(
-            project=request.auth.project, score_id=require_uuid("score_id", session_id)
-        )
-        services.session_score_delete(access=request.auth, score=score)
-        return Response(status=status.HTTP_204_NO_CONTENT)

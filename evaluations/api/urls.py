@@ -13,7 +13,7 @@ urlpatterns = [
         name="trace-scores-for-trace",
     ),
     # Never matched (the pattern above answers first): it documents PATCH/DELETE as {score_id}.
-    path("trace-scores/<api_uuid:score_id>", views.score_detail_view, name="trace-score-detail"),
+    path("trace-scores/<api_uuid:score_id>", views.TraceScoreDetailView.as_view(), name="trace-score-detail"),
     path(
         "trace-scores/<api_uuid:score_id>/history",
         views.TraceScoreHistoryView.as_view(),
@@ -31,6 +31,12 @@ urlpatterns = [
     # A session id may hold "/" (sent as %2F, which the server decodes before routing).
     path(
         "session-scores/<session:session_id>",
+        session_scores.SessionScoresForSessionView.as_view(),
+        name="session-scores-for-session",
+    ),
+    # Never matched (the pattern above answers first): it documents PATCH/DELETE as {score_id}.
+    path(
+        "session-scores/<api_uuid:score_id>",
         session_scores.SessionScoreDetailView.as_view(),
         name="session-score-detail",
     ),

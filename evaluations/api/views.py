@@ -2,7 +2,7 @@
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,9 +10,12 @@ from rest_framework.views import APIView
 from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
 from pandaprobe.api.paths import ApiView
+from pandaprobe.api.schema import query_parameters
+from pandaprobe.api.views import SharedRouteView
 from pandaprobe.projects.access import Action
 
-from ..models import ScoreDataType, ScoreEvent, ScoreSource, ScoreStatus
+from ..filters import ExportParams, TraceScoreFilter
+from ..models import ScoreDataType, ScoreEvent
 from ..selectors import scores as selectors
 from ..selectors.annotations import score_config_for_input
 from ..services import scores as services
@@ -20,17 +23,14 @@ from . import serializers as s
 from .export import CONTENT_TYPES, export_chunks
 
 TraceScorePage = envelope_schema(s.TraceScoreResponseSerializer, "PaginatedTraceScoreResponse")
-FILTER_PARAMETERS = [
-    OpenApiParameter("trace_id", OpenApiTypes.UUID, description="Filter by trace UUID"),
-    OpenApiParameter("name", str, description="Filter by metric name (exact match)"),
-    OpenApiParameter("source", str, enum=ScoreSource.values),
-    OpenApiParameter("status", str, enum=ScoreStatus.values),
-    OpenApiParameter("data_type", str, enum=ScoreDataType.values),
-    OpenApiParameter("eval_run_id", OpenApiTypes.UUID, description="Filter by eval run UUID"),
-    OpenApiParameter("environment", str, description="Filter by trace environment (exact match)"),
-    OpenApiParameter("date_from", OpenApiTypes.DATETIME, description="Scores created on or after"),
-    OpenApiParameter("date_to", OpenApiTypes.DATETIME, description="Scores created before (exclusive)"),
-]
+FILTER_DESCRIPTIONS = {
+    "trace_id": "Filter by trace UUID",
+    "name": "Filter by metric name (exact match)",
+    "eval_run_id": "Filter by eval run UUID",
+    "environment": "Filter by trace environment (exact match)",
+    "date_from": "Scores created on or after",
+    "date_to": "Scores created before (exclusive)",
+}
 TAGS = ["trace-scores"]
 
 
@@ -50,7 +50,7 @@ class TraceScoreCollectionView(APIView):
 
     @extend_schema(
         operation_id="list_trace_scores",
-        parameters=[*FILTER_PARAMETERS, *PAGE_PARAMETERS],
+        parameters=[*query_parameters(TraceScoreFilter, descriptions=FILTER_DESCRIPTIONS), *PAGE_PARAMETERS],
         responses=TraceScorePage,
         tags=TAGS,
     )
@@ -64,10 +64,7 @@ class TraceScoreCollectionView(APIView):
 class TraceScoreExportView(APIView):
     @extend_schema(
         operation_id="export_trace_scores",
-        parameters=[
-            OpenApiParameter("format", str, enum=["csv", "jsonl"], required=True),
-            *FILTER_PARAMETERS,
-        ],
+        parameters=query_parameters(ExportParams, TraceScoreFilter, descriptions=FILTER_DESCRIPTIONS),
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per score"),
             (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One object a line"),
@@ -91,6 +88,7 @@ class TraceScoreDetailView(ApiView):
 
     @extend_schema(
         operation_id="update_trace_score",
+        description="Edit a score by hand: it becomes an ANNOTATION with status SUCCESS.",
         request=s.UpdateTraceScoreRequestSerializer,
         responses=s.TraceScoreResponseSerializer,
         tags=TAGS,
@@ -101,24 +99,24 @@ class TraceScoreDetailView(ApiView):
         score = services.trace_score_update(access=request.auth, score=score, changes=changes)
         return Response(s.TraceScoreResponseSerializer(score).data)
 
-    @extend_schema(operation_id="delete_trace_score", responses={204: None}, tags=TAGS)
+    @extend_schema(
+        operation_id="delete_trace_score",
+        description="Delete a score; its history stays readable.",
+        responses={204: None},
+        tags=TAGS,
+    )
     def delete(self, request, score_id):
         score = selectors.trace_score_get(project=request.auth.project, score_id=score_id)
         services.trace_score_delete(access=request.auth, score=score)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-score_detail_view = TraceScoreDetailView.as_view()
-
-
-class TraceScoresForTraceView(ApiView):
+class TraceScoresForTraceView(SharedRouteView):
     """GET /trace-scores/{id} takes a TRACE id, while PATCH and DELETE on the same URL take a SCORE
     id (the reference API's route clash): those two methods are handed to `TraceScoreDetailView`."""
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.method in ("PATCH", "DELETE"):
-            return score_detail_view(request, score_id=kwargs["trace_id"])
-        return super().dispatch(request, *args, **kwargs)
+    delegate = TraceScoreDetailView
+    delegate_kwarg = "score_id"
 
     @extend_schema(
         operation_id="get_scores_for_trace",

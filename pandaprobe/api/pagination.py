@@ -3,18 +3,12 @@
 import functools
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from .errors import RequestValidationError
 
 MAX_OFFSET = 10**9
-# The OpenAPI description of `limit` and `offset` on every list endpoint.
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description="Page size (1-200, default 50)"),
-    OpenApiParameter("offset", int, description="Items to skip (default 0)"),
-]
 
 
 @functools.cache
@@ -23,11 +17,25 @@ def _page_params_serializer(max_limit: int, default_limit: int) -> type[serializ
         "PageParams",
         (serializers.Serializer,),
         {
-            "limit": serializers.IntegerField(min_value=1, max_value=max_limit, default=default_limit),
+            "limit": serializers.IntegerField(
+                min_value=1, max_value=max_limit, default=default_limit, help_text="Page size"
+            ),
             # Bounded so that OFFSET + LIMIT stays a valid 64-bit integer in every database.
-            "offset": serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0),
+            "offset": serializers.IntegerField(
+                min_value=0, max_value=MAX_OFFSET, default=0, help_text="Items to skip"
+            ),
         },
     )
+
+
+def page_parameters(*, max_limit: int = 200, default_limit: int = 50) -> list:
+    """`limit` and `offset` for `extend_schema(parameters=...)`: the serializer that validates them,
+    so the document's bounds are the checked ones."""
+    return [_page_params_serializer(max_limit, default_limit)]
+
+
+# The OpenAPI description of `limit` and `offset` on every list endpoint.
+PAGE_PARAMETERS = page_parameters()
 
 
 def page_params(query_params, *, max_limit: int = 200, default_limit: int = 50) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     RootModel,
+    StrictFloat,
     StrictStr,
     ValidationError,
     model_validator,
@@ -109,7 +110,7 @@ JsonObject = dict[str, Any]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp_text), AfterValidator(_as_utc)]
 Id = Annotated[UUID, BeforeValidator(_uuid_text)]
 TokenUsage = Annotated[JsonObject, AfterValidator(_token_counts)]
-Cost = dict[str, Annotated[float, Field(ge=0, le=MAX_COST)]]
+Cost = dict[str, Annotated[StrictFloat, Field(ge=0, le=MAX_COST)]]
 SpanKind = Literal["AGENT", "TOOL", "LLM", "RETRIEVER", "CHAIN", "EMBEDDING", "OTHER"]
 SpanStatus = Literal["UNSET", "OK", "ERROR"]
 TraceStatus = Literal["PENDING", "RUNNING", "COMPLETED", "ERROR"]

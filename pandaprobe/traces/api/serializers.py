@@ -4,12 +4,20 @@ Trace and span request bodies are pydantic models (schemas.py); these are the re
 batch requests.
 """
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from pandaprobe.api.fields import StrictCharField, StrictUUIDField
 
 from ..models import Span, Trace
 from .schemas import CONTROL_CHARACTERS
+
+# A session id in a path: one that ingestion can have stored.
+SESSION_ID_PATH = OpenApiParameter(
+    "session_id",
+    {"type": "string", "minLength": 1, "maxLength": Trace._meta.get_field("session_id").max_length},
+    OpenApiParameter.PATH,
+)
 
 
 class TraceAcceptedSerializer(serializers.Serializer):
@@ -23,6 +31,10 @@ class SpansAcceptedSerializer(serializers.Serializer):
 
 class SpanResponseSerializer(serializers.ModelSerializer):
     trace_id = serializers.UUIDField()
+    token_usage = serializers.DictField(allow_null=True)
+    metadata = serializers.DictField()
+    model_parameters = serializers.DictField(allow_null=True)
+    cost = serializers.DictField(child=serializers.FloatField(), allow_null=True)
     latency_ms = serializers.SerializerMethodField()
     time_to_first_token_ms = serializers.SerializerMethodField()
 
@@ -46,6 +58,8 @@ class SpanResponseSerializer(serializers.ModelSerializer):
 
 
 class TraceListItemSerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(child=serializers.CharField())
+
     class Meta:
         model = Trace
         fields = [
@@ -56,6 +70,8 @@ class TraceListItemSerializer(serializers.ModelSerializer):
 
 class TraceResponseSerializer(serializers.ModelSerializer):
     project_id = serializers.UUIDField()
+    metadata = serializers.DictField()
+    tags = serializers.ListField(child=serializers.CharField())
     spans = SpanResponseSerializer(many=True)
 
     class Meta:

@@ -2,19 +2,26 @@
 
 import uuid
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pandaprobe.api.errors import validate_all, validated, validated_model
-from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
+from pandaprobe.api.pagination import (
+    PAGE_PARAMETERS,
+    envelope_schema,
+    page_parameters,
+    page_params,
+    page_response,
+    paginate,
+)
 from pandaprobe.api.paths import ApiView
+from pandaprobe.api.schema import query_parameters
 
 from .. import selectors, services
-from ..filters import SessionGroupParams, TraceFilter
+from ..filters import SessionGroupParams, SessionTraceFilter, TraceFilter
 from . import schemas
 from . import serializers as s
 
@@ -39,16 +46,14 @@ class TraceCollectionView(APIView):
         operation_id="list_traces",
         parameters=[
             *PAGE_PARAMETERS,
-            OpenApiParameter("session_id", str),
-            OpenApiParameter("status", str, enum=["PENDING", "RUNNING", "COMPLETED", "ERROR"]),
-            OpenApiParameter("user_id", str),
-            OpenApiParameter("environment", str),
-            OpenApiParameter("tags", str, many=True, description="Traces with ANY of these tags"),
-            OpenApiParameter("name", str, description="Substring of the name (case-insensitive)"),
-            OpenApiParameter("started_after", OpenApiTypes.DATETIME),
-            OpenApiParameter("started_before", OpenApiTypes.DATETIME, description="Exclusive"),
-            OpenApiParameter("sort_by", str, enum=list(TraceFilter.SORT_FIELDS)),
-            OpenApiParameter("sort_order", str, enum=["asc", "desc"]),
+            *query_parameters(
+                TraceFilter,
+                descriptions={
+                    "tags": "Traces with ANY of these tags",
+                    "name": "Substring of the name (case-insensitive)",
+                    "started_before": "Exclusive",
+                },
+            ),
         ],
         responses=TraceListPage,
         tags=["traces"],
@@ -147,14 +152,15 @@ class SessionCollectionView(APIView):
         operation_id="list_sessions",
         parameters=[
             *PAGE_PARAMETERS,
-            OpenApiParameter("user_id", str),
-            OpenApiParameter("has_error", bool),
-            OpenApiParameter("started_after", OpenApiTypes.DATETIME),
-            OpenApiParameter("started_before", OpenApiTypes.DATETIME),
-            OpenApiParameter("tags", str, many=True),
-            OpenApiParameter("query", str, description="Substring of session_id (case-insensitive)"),
-            OpenApiParameter("sort_by", str, enum=list(SessionGroupParams.SORT_FIELDS)),
-            OpenApiParameter("sort_order", str, enum=["asc", "desc"]),
+            *query_parameters(
+                SessionTraceFilter,
+                SessionGroupParams,
+                descriptions={
+                    "tags": "Sessions with a trace with ANY of these tags",
+                    "query": "Substring of session_id (case-insensitive)",
+                    "started_before": "Exclusive",
+                },
+            ),
         ],
         responses=SessionPage,
         tags=["sessions"],
@@ -173,10 +179,7 @@ class SessionCollectionView(APIView):
 class SessionDetailView(ApiView):
     @extend_schema(
         operation_id="get_session",
-        parameters=[
-            OpenApiParameter("limit", int, description="Traces per page (1-1000, default 200)"),
-            OpenApiParameter("offset", int),
-        ],
+        parameters=[s.SESSION_ID_PATH, *page_parameters(max_limit=1000, default_limit=200)],
         responses=s.SessionDetailSerializer,
         tags=["sessions"],
     )
@@ -187,7 +190,12 @@ class SessionDetailView(ApiView):
         )
         return Response(s.SessionDetailSerializer(session).data)
 
-    @extend_schema(operation_id="delete_session", responses={200: s.DeletedSerializer}, tags=["sessions"])
+    @extend_schema(
+        operation_id="delete_session",
+        parameters=[s.SESSION_ID_PATH],
+        responses={200: s.DeletedSerializer},
+        tags=["sessions"],
+    )
     def delete(self, request, session_id):
         deleted = services.session_delete(access=request.auth, session_id=session_id)
         if not deleted:
