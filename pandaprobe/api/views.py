@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from pandaprobe.settings import SPECTACULAR_SETTINGS
 
-from .paths import ApiView
+from .paths import ApiView, InvalidPathValue
 
 
 class HealthView(APIView):
@@ -39,14 +39,19 @@ class SharedRouteView(ApiView):
     delegated_methods: tuple[str, ...] = ("PATCH", "DELETE")
     delegate_kwarg: str
 
-    def _path_id(self) -> str:
+    def _path_id(self):
         (path_id,) = self.kwargs.values()
-        return str(path_id)  # an `InvalidPathValue` gives its raw text, which is no UUID
+        return path_id
 
     def delegates(self) -> bool:
-        """Whether the path id can name what the delegate serves (a score id is a UUID)."""
+        """Whether the delegate answers: the path id can name what it serves (a score id is a UUID),
+        or it is malformed for every method (an `InvalidPathValue`), which the delegate then reports
+        as a 422 naming its own parameter."""
+        path_id = self._path_id()
+        if isinstance(path_id, InvalidPathValue):
+            return True
         try:
-            uuid.UUID(self._path_id())
+            uuid.UUID(str(path_id))
         except ValueError:
             return False
         return True

@@ -70,7 +70,7 @@ SHAPE_ERRORS = [
     ),
     pytest.param("get", "/traces/not-a-uuid", None, ["path", "trace_id"], "uuid_parsing", id="path"),
     pytest.param(
-        "patch", "/evaluations/session-scores/not-a-uuid", {}, ["path", "score_id"], "uuid_parsing",
+        "patch", "/evaluations/trace-scores/not-a-uuid", {}, ["path", "score_id"], "uuid_parsing",
         id="path-by-method",
     ),
 ]  # fmt: skip

@@ -60,10 +60,9 @@ def test_programmatic_source_is_accepted(api, trace):
 
 
 def test_automated_source_is_refused(api, trace):
-    # AUTOMATED is the judge's: no API caller's role holds SCORE_AUTOMATED.
+    # AUTOMATED is the judge's: the API takes only ANNOTATION and PROGRAMMATIC.
     response = post_score(api, trace, source="AUTOMATED")
-    assert response.status_code == 403
-    assert "AUTOMATED" in response.json()["detail"]
+    assert error_locs(response) == ["source"]
     assert not TraceScore.objects.exists()
 
 
