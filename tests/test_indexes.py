@@ -80,11 +80,15 @@ INDEX_QUERIES = {
     ),
     "score_event_trace": (
         "evaluations_scoreevent",
-        lambda d: scores.score_events_by_name(project=d["project"], target="TRACE", trace_id=d["trace"].pk),
+        lambda d: scores.score_events_by_name(
+            project=d["project"], target="TRACE", include_deleted=True, trace_id=d["trace"].pk
+        ),
     ),
     "score_event_session": (
         "evaluations_scoreevent",
-        lambda d: sessions.session_score_events(project=d["project"], session_id="chat-1"),
+        lambda d: scores.score_events_by_name(
+            project=d["project"], target="SESSION", include_deleted=True, session_id="chat-1"
+        ),
     ),
     "score_event_user": ("evaluations_scoreevent", lambda d: d["user"].delete()),
     "score_event_api_key": (

@@ -34,17 +34,19 @@ class TagsAnyFilter(django_filters.Filter):
 
 
 class InRangeIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """An ISO 8601 time that still exists in UTC (`0001-01-01T00:00+05:00` does not: the database
-    adapters overflow converting it, a 500 mid-query)."""
+    """An ISO 8601 time, in UTC. One that does not exist in UTC (`0001-01-01T00:00+05:00`) is refused:
+    the database adapters overflow converting it, a 500 mid-query. And it reaches the database in UTC:
+    Python takes offsets up to ±23:59, PostgreSQL only up to ±15:59 ("time zone displacement out of
+    range", found by schemathesis)."""
 
     def to_python(self, value):
         parsed = super().to_python(value)
-        if parsed is not None:
-            try:
-                parsed.astimezone(UTC)
-            except OverflowError:
-                raise forms.ValidationError("Datetime value out of range.", code="datetime_range") from None
-        return parsed
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Datetime value out of range.", code="datetime_range") from None
 
 
 class TimeFilter(django_filters.IsoDateTimeFilter):

@@ -4,13 +4,13 @@ Trace and span request bodies are pydantic models (schemas.py); these are the re
 batch requests.
 """
 
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from pandaprobe.api.fields import StrictCharField, StrictUUIDField
 
 from ..models import Span, Trace
-from .schemas import CONTROL_CHARACTERS
+from .schemas import CONTROL_CHARACTERS, LABEL_PATTERN
 
 # A session id in a path: one that ingestion can have stored.
 SESSION_ID_PATH = OpenApiParameter(
@@ -87,16 +87,19 @@ class TraceIdsSerializer(serializers.Serializer):
     trace_ids = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=500)
 
 
-def _printable(tag: str) -> None:
-    # The rule of every tag ingested (schemas.Label).
-    if CONTROL_CHARACTERS.search(tag):
-        raise serializers.ValidationError("Must not contain control characters (newline, tab, NUL...).")
+@extend_schema_field({"type": "string", "maxLength": 255, "pattern": LABEL_PATTERN})
+class LabelField(StrictCharField):
+    """A tag: the rule of every tag ingested (schemas.Label), stated in the document too."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if CONTROL_CHARACTERS.search(value):
+            raise serializers.ValidationError("Must not contain control characters (newline, tab, NUL...).")
+        return value
 
 
 class BatchTagsSerializer(TraceIdsSerializer):
-    add_tags = serializers.ListField(
-        child=StrictCharField(max_length=255, validators=[_printable]), required=False, default=list
-    )
+    add_tags = serializers.ListField(child=LabelField(max_length=255), required=False, default=list)
     remove_tags = serializers.ListField(child=StrictCharField(max_length=255), required=False, default=list)
 
 
