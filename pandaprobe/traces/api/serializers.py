@@ -99,7 +99,10 @@ class LabelField(StrictCharField):
 
 
 class BatchTagsSerializer(TraceIdsSerializer):
-    add_tags = serializers.ListField(child=LabelField(max_length=255), required=False, default=list)
+    # As at ingestion: any printable text, taken as sent.
+    add_tags = serializers.ListField(
+        child=LabelField(max_length=255, allow_blank=True, trim_whitespace=False), required=False, default=list
+    )
     remove_tags = serializers.ListField(child=StrictCharField(max_length=255), required=False, default=list)
 
 
