@@ -252,3 +252,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper() or "INFO"},
 }
+
+# The LLM judge (evaluations/judge.py). With no model set, creating a run answers 4xx saying how to
+# configure one. PANDAPROBE_JUDGE_API_BASE points litellm at any OpenAI-compatible server.
+PANDAPROBE_JUDGE_MODEL = env_str("PANDAPROBE_JUDGE_MODEL")
+PANDAPROBE_JUDGE_EMBEDDING_MODEL = env_str("PANDAPROBE_JUDGE_EMBEDDING_MODEL", "text-embedding-3-small")
+PANDAPROBE_JUDGE_API_BASE = env_str("PANDAPROBE_JUDGE_API_BASE")
+PANDAPROBE_JUDGE_API_KEY = env_str("PANDAPROBE_JUDGE_API_KEY")
+PANDAPROBE_JUDGE_TIMEOUT = env_int("PANDAPROBE_JUDGE_TIMEOUT", 60, minimum=1)
+PANDAPROBE_JUDGE_MAX_RETRIES = env_int("PANDAPROBE_JUDGE_MAX_RETRIES", 3)
+# Judge calls in flight at once in one worker process.
+PANDAPROBE_JUDGE_CONCURRENCY = env_int("PANDAPROBE_JUDGE_CONCURRENCY", 8, minimum=1)
+# About how many tokens of a trace go into a prompt; longer traces are cut with a visible marker.
+PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, minimum=500)

@@ -119,3 +119,25 @@ def worker(broker, transactional_db):
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def _judge_server():
+    from .judge_stub import StubJudge
+
+    stub = StubJudge().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def judge_stub(_judge_server, settings):
+    """The OpenAI-compatible stub judge on 127.0.0.1, emptied, with the settings pointing at it."""
+    _judge_server.reset()
+    settings.PANDAPROBE_JUDGE_MODEL = "stub-judge"
+    settings.PANDAPROBE_JUDGE_EMBEDDING_MODEL = "stub-embedding"
+    settings.PANDAPROBE_JUDGE_API_BASE = _judge_server.url
+    settings.PANDAPROBE_JUDGE_API_KEY = "stub-key"
+    settings.PANDAPROBE_JUDGE_TIMEOUT = 2
+    settings.PANDAPROBE_JUDGE_MAX_RETRIES = 2
+    return _judge_server
