@@ -11,10 +11,10 @@ from django.http import QueryDict
 from pandaprobe.traces.models import TraceStatus
 
 from .models import ScoreConfig, ScoreDataType
+from .services.values import numeric_range
 
 FREE_PREFIX = "free:"
 CONFIG_PREFIX = "config:"
-DEFAULT_RANGE = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,13 @@ class ScoreKind:
         return self.min_value is not None and self.max_value is not None
 
 
+def _range_of(data_type: str, config: ScoreConfig | None) -> tuple[float | None, float | None]:
+    """What the value box offers: the range `validate_score_value` applies, for NUMERIC only."""
+    return numeric_range(config) if data_type == ScoreDataType.NUMERIC else (None, None)
+
+
 def _config_kind(config: ScoreConfig) -> ScoreKind:
-    low, high = config.min_value, config.max_value
-    if config.data_type == ScoreDataType.NUMERIC and low is None and high is None:
-        low, high = DEFAULT_RANGE  # what validate_score_value applies to a config without bounds
+    low, high = _range_of(config.data_type, config)
     return ScoreKind(
         key=f"{CONFIG_PREFIX}{config.pk}",
         label=f"{config.name} ({config.data_type.lower()})",
@@ -53,22 +56,20 @@ def _config_kind(config: ScoreConfig) -> ScoreKind:
     )
 
 
+def _free_kind(data_type: str) -> ScoreKind:
+    low, high = _range_of(data_type, None)
+    return ScoreKind(
+        key=f"{FREE_PREFIX}{data_type}",
+        label=f"Free name ({data_type.lower()})",
+        data_type=data_type,
+        min_value=low,
+        max_value=high,
+    )
+
+
 def score_kinds(configs: list[ScoreConfig]) -> list[ScoreKind]:
     """The choices of the scoring form: every active config, then a free name of each type."""
-    free = [
-        ScoreKind(
-            key=f"{FREE_PREFIX}{data_type}",
-            label=f"Free name ({data_type.lower()})",
-            data_type=data_type,
-            **(
-                {"min_value": DEFAULT_RANGE[0], "max_value": DEFAULT_RANGE[1]}
-                if data_type == "NUMERIC"
-                else {}
-            ),
-        )
-        for data_type in ScoreDataType.values
-    ]
-    return [_config_kind(config) for config in configs] + free
+    return [_config_kind(config) for config in configs] + [_free_kind(t) for t in ScoreDataType.values]
 
 
 def pick_kind(kinds: list[ScoreKind], key: str | None) -> ScoreKind:
@@ -241,13 +242,6 @@ class QueueCreateForm(forms.Form):
 
 def score_field_name(config: ScoreConfig) -> str:
     return f"score_{config.pk.hex}"
-
-
-def numeric_range(config: ScoreConfig) -> tuple[float, float]:
-    """The span the number keys cover: the config's bounds, [0, 1] when it has none."""
-    low = config.min_value if config.min_value is not None else 0.0
-    high = config.max_value if config.max_value is not None else low + 1.0
-    return low, high
 
 
 class ItemReviewForm(forms.Form):

@@ -1,6 +1,8 @@
 """Writes for trace and session scores. Every create, edit and delete appends a `ScoreEvent` in the same
 transaction, so a score never changes without its history saying who changed it and how."""
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -19,7 +21,7 @@ from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.traces.selectors import trace_get_bare
 
 from .history import score_event_record, score_snapshot
-from .values import validate_score_value
+from .values import check_config_type, validate_score_value
 
 EDITABLE_FIELDS = ("value", "reason", "metadata")
 # Who may create a score of each source (the role table is `pandaprobe.projects.access`).
@@ -66,31 +68,72 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _require_system_fields(access: ProjectAccess, status: str, eval_run_id) -> None:
+    """A status other than SUCCESS and a link to an evaluation run are what only the judge knows."""
+    if status != ScoreStatus.SUCCESS or eval_run_id is not None:
+        access.require(
+            Action.SCORE_AUTOMATED,
+            f"The {access.actor.value} role may not set a score's status or evaluation run",
+        )
+
+
+def _check_run_id(eval_run_id) -> uuid.UUID | None:
+    if eval_run_id is None or isinstance(eval_run_id, uuid.UUID):
+        return eval_run_id
+    try:
+        return uuid.UUID(str(eval_run_id))
+    except ValueError:
+        raise ValidationError({"eval_run_id": f"'{eval_run_id}' is not a UUID"}) from None
+
+
+def _checked_value(
+    *, status: str, data_type: str, value: str | None, reason: str | None, config: ScoreConfig | None
+) -> tuple[str | None, float | None]:
+    """`(value, numeric_value)` of a new score. A SUCCESS score has a valid value; a FAILED or
+    PENDING one has none yet (a FAILED one says why in its reason)."""
+    if status == ScoreStatus.SUCCESS:
+        return validate_score_value(data_type=data_type, value=value, config=config)
+    check_config_type(data_type=data_type, config=config)
+    if value is not None:
+        raise ValidationError({"value": f"a {status} score has no value"})
+    if status == ScoreStatus.FAILED and not (reason or "").strip():
+        raise ValidationError({"reason": "a FAILED score needs a reason saying why"})
+    return None, None
+
+
 def score_create(
     model: type[ScoreFields],
     *,
     access: ProjectAccess,
     subject: dict,
     name: str,
-    value: str,
+    value: str | None,
     data_type: str = ScoreDataType.NUMERIC,
     source: str = ScoreSource.ANNOTATION,
+    status: str = ScoreStatus.SUCCESS,
+    eval_run_id: uuid.UUID | None = None,
     reason: str | None = None,
     metadata: dict | None = None,
     config: ScoreConfig | None = None,
 ) -> ScoreFields:
     """Create a trace or session score (`subject` holds what it scores) with its "create" event.
 
-    The value is validated against `data_type` and `config` (422 naming the field); the author is
-    `access.user` (None for an API key). Which sources a caller may use is the caller's rule (the
-    API refuses AUTOMATED, which belongs to the judge).
+    The value is validated against `data_type` and `config` (`ValidationError` naming the field);
+    the author is `access.user` (None for an API key or the system). The role table decides who may
+    use which `source`; only the system actor (the judge) may create AUTOMATED scores, a FAILED or
+    PENDING `status` (no value; a FAILED score's `reason` says why) or link an `eval_run_id`.
     """
     _check_choice("source", source, ScoreSource)
+    _check_choice("status", status, ScoreStatus)
     _require_source(access, source)
+    _require_system_fields(access, status, eval_run_id)
     name = _check_name(name)
     _check_choice("data_type", data_type, ScoreDataType)
     _check_config(config, access)
-    value, numeric_value = validate_score_value(data_type=data_type, value=value, config=config)
+    eval_run_id = _check_run_id(eval_run_id)
+    value, numeric_value = _checked_value(
+        status=status, data_type=data_type, value=value, reason=reason, config=config
+    )
     now = timezone.now()
     with transaction.atomic():
         score = model.objects.create(
@@ -101,7 +144,9 @@ def score_create(
             numeric_value=numeric_value,
             data_type=data_type,
             source=source,
-            status=ScoreStatus.SUCCESS,
+            status=status,
+            # The EvalRun model comes with the judge (issue 9); this becomes a foreign key then.
+            eval_run_id=eval_run_id,
             author=access.user,
             reason=reason,
             config=config,

@@ -7,17 +7,32 @@ from django.core.exceptions import ValidationError
 
 from evaluations.models import ScoreConfig, ScoreDataType
 
+# The range of a NUMERIC score without a config, or whose config gives no bound: the one definition
+# (the scoring forms and the review queue's number keys read it through `numeric_range`).
 DEFAULT_NUMERIC_RANGE = (0.0, 1.0)
 BOOLEAN_VALUES = {"true": 1.0, "false": 0.0}
 # A plain decimal: Python's float() also takes "1_0", "infinity" and "nan", which a score is not.
 DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-def _numeric_range(config: ScoreConfig | None) -> tuple[float | None, float | None]:
-    """[0, 1] unless a config gives a bound; a config that gives one bound leaves the other side open."""
+def numeric_range(config: ScoreConfig | None) -> tuple[float | None, float | None]:
+    """The values a NUMERIC score may take: `DEFAULT_NUMERIC_RANGE` unless the config gives a bound;
+    a config that gives one bound leaves the other side open (None)."""
     if config is None or (config.min_value is None and config.max_value is None):
         return DEFAULT_NUMERIC_RANGE
     return config.min_value, config.max_value
+
+
+def numeric_span(config: ScoreConfig | None) -> tuple[float, float]:
+    """A finite span inside `numeric_range` for controls that need two ends (a slider, number keys):
+    an open side lies the default range's width from the bound that is given."""
+    low, high = numeric_range(config)
+    width = DEFAULT_NUMERIC_RANGE[1] - DEFAULT_NUMERIC_RANGE[0]
+    if low is None:
+        low = high - width
+    if high is None:
+        high = low + width
+    return low, high
 
 
 def _numeric(value: str, config: ScoreConfig | None) -> tuple[str, float]:
@@ -26,7 +41,7 @@ def _numeric(value: str, config: ScoreConfig | None) -> tuple[str, float]:
     number = float(value)
     if not math.isfinite(number):  # e.g. 1e999
         raise ValidationError({"value": "must be a finite number"})
-    low, high = _numeric_range(config)
+    low, high = numeric_range(config)
     if (low is not None and number < low) or (high is not None and number > high):
         bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
         raise ValidationError({"value": f"{number} is outside the allowed range {bounds}"})
@@ -50,6 +65,14 @@ def _categorical(value: str, config: ScoreConfig | None) -> tuple[str, None]:
     return label, None
 
 
+def check_config_type(*, data_type: str, config: ScoreConfig | None) -> None:
+    """A score given against a config has the config's data type."""
+    if config is not None and config.data_type != data_type:
+        raise ValidationError(
+            {"data_type": f"score config '{config.name}' is {config.data_type}, not {data_type}"}
+        )
+
+
 def validate_score_value(
     *, data_type: str, value: str | None, config: ScoreConfig | None = None
 ) -> tuple[str, float | None]:
@@ -60,10 +83,7 @@ def validate_score_value(
     no number. Raises `ValidationError({"value": ...})` on a bad value, or
     `ValidationError({"data_type": ...})` when the config is of another data type.
     """
-    if config is not None and config.data_type != data_type:
-        raise ValidationError(
-            {"data_type": f"score config '{config.name}' is {config.data_type}, not {data_type}"}
-        )
+    check_config_type(data_type=data_type, config=config)
     if value is None or not str(value).strip():
         raise ValidationError({"value": "a value is required"})
     value = str(value).strip()

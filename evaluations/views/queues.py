@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from pandaprobe.projects.access import browser_access
 
-from ..forms import ItemReviewForm, QueueCreateForm, numeric_range, score_field_name
+from ..forms import ItemReviewForm, QueueCreateForm, score_field_name
 from ..selectors import queues as queue_selectors
 from ..services.queues import (
     queue_item_hold,
@@ -23,6 +23,7 @@ from ..services.queues import (
     queue_next_item_claim,
     review_queue_create,
 )
+from ..services.values import numeric_span
 
 UNPROCESSABLE = 422
 MAX_SPANS_SHOWN = 50
@@ -127,7 +128,7 @@ def _controls(form: ItemReviewForm) -> list[dict]:
             labels = [str(c) for c in config.categories]
             control["options"] = [(str(i) if i <= 9 else "", label) for i, label in enumerate(labels, 1)]
         elif config.data_type == "NUMERIC":
-            low, high = numeric_range(config)
+            low, high = numeric_span(config)
             control.update(low=low, high=high, key_hint=_numeric_key_hint(low, high))
         controls.append(control)
     return controls

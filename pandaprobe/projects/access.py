@@ -33,7 +33,7 @@ class Action(enum.StrEnum):
     TRACE_BATCH = "trace.batch"  # batch delete, batch tags
     SCORE_ANNOTATE = "score.annotate"  # create ANNOTATION scores; edit or delete one's own
     SCORE_PROGRAMMATIC = "score.programmatic"  # create PROGRAMMATIC scores
-    SCORE_AUTOMATED = "score.automated"  # the judge's scores
+    SCORE_AUTOMATED = "score.automated"  # the judge's scores: AUTOMATED, a FAILED/PENDING status, a run id
     SCORE_MANAGE = "score.manage"  # edit or delete any score
     SCORE_HISTORY_DELETED = "score.history_deleted"  # read a deleted score's history
     CONFIG_MANAGE = "config.manage"  # create, edit, delete score configs
