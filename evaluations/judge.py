@@ -232,6 +232,17 @@ def embed(config: JudgeConfig, texts: list[str]) -> tuple[list[list[float]], Usa
     return vectors, _usage(response, config.embedding_model, started)
 
 
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """What that many tokens would cost on `model`, when litellm knows its price."""
+    try:
+        prompt_cost, completion_cost = _litellm().cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # an unknown model: litellm raises several types
+        return None
+    return prompt_cost + completion_cost
+
+
 PROVIDERS = (
     ("openai", "OpenAI", "GPT models through the OpenAI API.", ("OPENAI_API_KEY",)),
     ("anthropic", "Anthropic", "Claude models through the Anthropic API.", ("ANTHROPIC_API_KEY",)),

@@ -265,3 +265,5 @@ PANDAPROBE_JUDGE_MAX_RETRIES = env_int("PANDAPROBE_JUDGE_MAX_RETRIES", 3)
 PANDAPROBE_JUDGE_CONCURRENCY = env_int("PANDAPROBE_JUDGE_CONCURRENCY", 8, minimum=1)
 # About how many tokens of a trace go into a prompt; longer traces are cut with a visible marker.
 PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, minimum=500)
+# A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
+PANDAPROBE_RUN_LEASE_SECONDS = env_int("PANDAPROBE_RUN_LEASE_SECONDS", 900, minimum=1)
