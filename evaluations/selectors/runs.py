@@ -6,10 +6,12 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
+from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
 from pandaprobe.traces.models import Trace
 from pandaprobe.traces.selectors import trace_list, traces_of
 
+from ..filters import DeleteRunParams, EvalRunFilter
 from ..models import EvalRun, EvalRunStatus, EvalTarget, EvalTargetStatus, ScoreStatus, TraceScore
 
 # EvalRunFilters (the API's names) -> the trace list's query parameters (one filter implementation).
@@ -27,9 +29,14 @@ def eval_run_get(*, project, run_id, target_type: str) -> EvalRun:
     return get_or_not_found(runs_of(project, target_type=target_type), "Eval run not found", pk=run_id)
 
 
-def eval_run_list(*, project, target_type: str, status: str | None = None) -> QuerySet:
-    runs = runs_of(project, target_type=target_type)
-    return (runs.filter(status=status) if status else runs).order_by("-created_at", "-id")
+def eval_run_list(*, project, target_type: str, params) -> QuerySet:
+    """The project's runs of one kind, newest first, filtered by `status` (422 on a bad one)."""
+    filterset = require_valid(EvalRunFilter(params, queryset=runs_of(project, target_type=target_type)))
+    return filterset.qs.order_by("-created_at", "-id")
+
+
+def delete_scores_param(params) -> bool:
+    return require_valid(DeleteRunParams(params)).cleaned_data["delete_scores"]
 
 
 def trace_filter_params(filters: dict) -> dict:

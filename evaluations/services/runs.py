@@ -72,6 +72,14 @@ def _check_metrics(metric_names: list[str]) -> list[str]:
     return names
 
 
+def metric_for_template(name: str | None):
+    """The metric a run template is built for (400 naming it when there is no such metric)."""
+    if not name:
+        raise InvalidRequest("metric: name a metric (GET /evaluations/trace-metrics lists them)")
+    _check_metrics([name])
+    return TRACE_METRICS[name]
+
+
 def _judge_config(model: str | None) -> judge.JudgeConfig:
     config = judge.JudgeConfig.from_settings(model)
     problem = config.problem()
