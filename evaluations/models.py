@@ -339,6 +339,8 @@ class EvalTarget(models.Model):
     # While RUNNING, the worker holds the item until then; after it, the reaper may hand it out again.
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When a message for it was last sent: the reaper sends again only what has waited a full lease.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -224,6 +224,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "evaluations.reaper.RunReaper",
 ]
 # Parallel test processes (pytest-xdist) share one Redis; each gets its own key namespace.
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "dramatiq") + (
@@ -267,3 +268,5 @@ PANDAPROBE_JUDGE_CONCURRENCY = env_int("PANDAPROBE_JUDGE_CONCURRENCY", 8, minimu
 PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, minimum=500)
 # A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
 PANDAPROBE_RUN_LEASE_SECONDS = env_int("PANDAPROBE_RUN_LEASE_SECONDS", 900, minimum=1)
+# How often each worker looks for run work that no live worker holds (0 turns the reaper off).
+PANDAPROBE_REAPER_SECONDS = env_int("PANDAPROBE_REAPER_SECONDS", 60)

@@ -113,8 +113,10 @@ def broker():
 
 
 @pytest.fixture
-def worker(broker, transactional_db):
-    """A real Dramatiq worker on the configured broker; `broker.join(queue)` waits for its work."""
+def worker(broker, transactional_db, settings):
+    """A real Dramatiq worker on the configured broker; `broker.join(queue)` waits for its work.
+    The run reaper stays off: tests that need it turn it on."""
+    settings.PANDAPROBE_REAPER_SECONDS = 0
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()
     yield worker

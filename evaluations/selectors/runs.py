@@ -110,9 +110,12 @@ def run_scores(*, run: EvalRun) -> QuerySet:
     return TraceScore.objects.filter(eval_run=run).order_by("trace_id", "name")
 
 
-def targets_to_resume(*, now) -> QuerySet:
-    """Items no live worker holds: pending ones of unfinished runs, and running ones whose lease ran out."""
+def targets_to_resume(*, now, stale_before=None) -> QuerySet:
+    """Items of unfinished runs that no live worker holds: running ones whose lease ran out, and
+    pending ones sent before `stale_before` (all pending ones when it is None: after a restart of the
+    in-process worker, whose queue died with it)."""
     active = EvalTarget.objects.filter(run__status__in=[EvalRunStatus.PENDING, EvalRunStatus.RUNNING])
-    return active.filter(
-        Q(status=EvalTargetStatus.PENDING) | Q(status=EvalTargetStatus.RUNNING, lease_until__lt=now)
-    )
+    pending = Q(status=EvalTargetStatus.PENDING)
+    if stale_before is not None:
+        pending &= Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before)
+    return active.filter(pending | Q(status=EvalTargetStatus.RUNNING, lease_until__lt=now))

@@ -225,14 +225,23 @@ def eval_run_dispatch(*, run_id) -> int:
 def _send(target_ids: list[int]) -> int:
     from evaluations.tasks import evaluate_targets  # tasks import this module
 
+    EvalTarget.objects.filter(pk__in=target_ids).update(dispatched_at=timezone.now())
     for start in range(0, len(target_ids), TARGETS_PER_MESSAGE):
         evaluate_targets.send(target_ids[start : start + TARGETS_PER_MESSAGE])
     return len(target_ids)
 
 
-def eval_runs_resume() -> int:
-    """Hand out again the work no live worker holds (after a restart, or a worker killed mid-item)."""
-    return _send(list(selectors.targets_to_resume(now=timezone.now()).order_by("pk").values_list("pk", flat=True)))
+def eval_runs_resume(*, after_restart: bool = False) -> int:
+    """Send again the work no live worker holds; returns how many items went.
+
+    After a restart of the in-process worker every pending item is orphaned (its queue was in
+    memory). With Redis, pending messages survive; only items left waiting a whole lease, or held
+    by a worker whose lease ran out (killed mid-item), are sent again.
+    """
+    now = timezone.now()
+    stale_before = None if after_restart else now - timedelta(seconds=settings.PANDAPROBE_RUN_LEASE_SECONDS)
+    targets = selectors.targets_to_resume(now=now, stale_before=stale_before)
+    return _send(list(targets.order_by("pk").values_list("pk", flat=True)))
 
 
 def _claim(target_id: int) -> EvalTarget | None:
