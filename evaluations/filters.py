@@ -7,7 +7,16 @@ from django.db.models import Exists, OuterRef
 from pandaprobe.traces.filters import TimeFilter
 from pandaprobe.traces.models import Trace
 
-from .models import ScoreConfig, ScoreDataType, ScoreSource, ScoreStatus, SessionScore, TraceScore
+from .models import (
+    EvalRun,
+    EvalRunStatus,
+    ScoreConfig,
+    ScoreDataType,
+    ScoreSource,
+    ScoreStatus,
+    SessionScore,
+    TraceScore,
+)
 
 EXPORT_FORMATS = [("csv", "csv"), ("jsonl", "jsonl")]
 
@@ -84,3 +93,15 @@ class TraceScorePresenceFilter(django_filters.FilterSet):
             )
         )
         return queryset.filter(scored) if name == "has_score" else queryset.exclude(scored)
+
+
+class EvalRunFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=EvalRunStatus.choices)
+
+    class Meta:
+        model = EvalRun
+        fields = []
+
+
+class DeleteRunParams(forms.Form):
+    delete_scores = forms.BooleanField(required=False)

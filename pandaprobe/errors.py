@@ -20,6 +20,13 @@ class DomainError(Exception):
         return str(self)
 
 
+class InvalidRequest(DomainError):
+    """The request names something that does not exist or cannot be used (an unknown metric, a bad
+    filter): 400, as the reference's evaluation endpoints answer."""
+
+    default_message = "Bad request"
+
+
 class NotFound(DomainError):
     default_message = "Not found"
 

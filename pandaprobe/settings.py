@@ -286,6 +286,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "evaluations.reaper.RunReaper",
 ]
 # Parallel test processes (pytest-xdist) share one Redis; each gets its own key namespace.
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "dramatiq") + (
@@ -337,6 +338,8 @@ if not REDIS_URL:
 RATELIMIT_LOGIN_PER_IP = env_rate("RATELIMIT_LOGIN_PER_IP", "10/m")
 RATELIMIT_LOGIN_PER_USERNAME = env_rate("RATELIMIT_LOGIN_PER_USERNAME", "5/m")
 RATELIMIT_API_AUTH_FAILURES = env_rate("RATELIMIT_API_AUTH_FAILURES", "20/m")
+# Creating and retrying evaluation runs, per credential.
+RATELIMIT_EVAL_RUNS = env_rate("RATELIMIT_EVAL_RUNS", "50/m")
 # The client address is REMOTE_ADDR unless CLIENT_IP_HEADER names a header that the proxy in front
 # sets (never trust X-Forwarded-For from the open internet: anyone can send it).
 CLIENT_IP_HEADER = env_meta_header("CLIENT_IP_HEADER")
@@ -381,3 +384,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper() or "INFO"},
 }
+
+# The LLM judge (evaluations/judge.py). With no model set, creating a run answers 4xx saying how to
+# configure one. PANDAPROBE_JUDGE_API_BASE points litellm at any OpenAI-compatible server.
+PANDAPROBE_JUDGE_MODEL = env_str("PANDAPROBE_JUDGE_MODEL")
+PANDAPROBE_JUDGE_EMBEDDING_MODEL = env_str("PANDAPROBE_JUDGE_EMBEDDING_MODEL", "text-embedding-3-small")
+PANDAPROBE_JUDGE_API_BASE = env_str("PANDAPROBE_JUDGE_API_BASE")
+PANDAPROBE_JUDGE_API_KEY = env_str("PANDAPROBE_JUDGE_API_KEY")
+PANDAPROBE_JUDGE_TIMEOUT = env_int("PANDAPROBE_JUDGE_TIMEOUT", 60, minimum=1)
+PANDAPROBE_JUDGE_MAX_RETRIES = env_int("PANDAPROBE_JUDGE_MAX_RETRIES", 3)
+# Judge calls in flight at once in one worker process.
+PANDAPROBE_JUDGE_CONCURRENCY = env_int("PANDAPROBE_JUDGE_CONCURRENCY", 8, minimum=1)
+# About how many tokens of a trace go into a prompt; longer traces are cut with a visible marker.
+PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, minimum=500)
+# A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
+PANDAPROBE_RUN_LEASE_SECONDS = env_int("PANDAPROBE_RUN_LEASE_SECONDS", 900, minimum=1)
+# How often each worker looks for run work that no live worker holds (0 turns the reaper off).
+PANDAPROBE_REAPER_SECONDS = env_int("PANDAPROBE_REAPER_SECONDS", 60)

@@ -129,9 +129,33 @@ def broker():
 
 
 @pytest.fixture
-def worker(broker, transactional_db):
-    """A real Dramatiq worker on the configured broker; `broker.join(queue)` waits for its work."""
+def worker(broker, transactional_db, settings):
+    """A real Dramatiq worker on the configured broker; `broker.join(queue)` waits for its work.
+    The run reaper stays off: tests that need it turn it on."""
+    settings.PANDAPROBE_REAPER_SECONDS = 0
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def _judge_server():
+    from .judge_stub import StubJudge
+
+    stub = StubJudge().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def judge_stub(_judge_server, settings):
+    """The OpenAI-compatible stub judge on 127.0.0.1, emptied, with the settings pointing at it."""
+    _judge_server.reset()
+    settings.PANDAPROBE_JUDGE_MODEL = "stub-judge"
+    settings.PANDAPROBE_JUDGE_EMBEDDING_MODEL = "stub-embedding"
+    settings.PANDAPROBE_JUDGE_API_BASE = _judge_server.url
+    settings.PANDAPROBE_JUDGE_API_KEY = "stub-key"
+    settings.PANDAPROBE_JUDGE_TIMEOUT = 2
+    settings.PANDAPROBE_JUDGE_MAX_RETRIES = 2
+    return _judge_server

@@ -1,8 +1,18 @@
 from django.urls import path
 
-from . import configs, session_scores, views
+from . import configs, runs, session_scores, views
 
 urlpatterns = [
+    path("trace-metrics", runs.TraceMetricsView.as_view(), name="trace-metrics"),
+    path("providers", runs.ProvidersView.as_view(), name="providers"),
+    path("trace-runs", runs.TraceRunCollectionView.as_view(), name="trace-runs"),
+    # Before the {run_id} patterns.
+    path("trace-runs/template", runs.TraceRunTemplateView.as_view(), name="trace-run-template"),
+    path("trace-runs/batch", runs.TraceRunBatchView.as_view(), name="trace-runs-batch"),
+    path("trace-runs/<api_uuid:run_id>", runs.TraceRunDetailView.as_view(), name="trace-run-detail"),
+    path("trace-runs/<api_uuid:run_id>/retry", runs.TraceRunRetryView.as_view(), name="trace-run-retry"),
+    path("trace-runs/<api_uuid:run_id>/cancel", runs.TraceRunCancelView.as_view(), name="trace-run-cancel"),
+    path("trace-runs/<api_uuid:run_id>/scores", runs.TraceRunScoresView.as_view(), name="trace-run-scores"),
     path("trace-scores", views.TraceScoreCollectionView.as_view(), name="trace-scores"),
     # Before the {id} patterns, or "export" would be read as an id.
     path("trace-scores/export", views.TraceScoreExportView.as_view(), name="trace-scores-export"),

@@ -29,6 +29,7 @@ FieldError = tuple[Loc, str, str]
 
 # Domain errors (raised by services, which know nothing of HTTP) and their status codes.
 DOMAIN_STATUS = {
+    domain.InvalidRequest: status.HTTP_400_BAD_REQUEST,
     domain.NotFound: status.HTTP_404_NOT_FOUND,
     domain.PermissionDenied: status.HTTP_403_FORBIDDEN,
     domain.Conflict: status.HTTP_409_CONFLICT,

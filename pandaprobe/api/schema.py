@@ -91,6 +91,12 @@ EXTRA_STATUSES: dict[str, set[int]] = {
     "create_trace_score": {404},  # no such trace in the project
     "create_session_score": {404},  # no such session in the project
     "create_score_config": {409},  # the name is taken
+    # Evaluation runs: an unknown metric or a filter that cannot be applied (the guide's 400), another
+    # project's trace, a run that has already ended.
+    "create_eval_run": {400},
+    "create_batch_eval_run": {400, 404},
+    "get_eval_run_template": {400},
+    "cancel_eval_run": {409},
     "update_score_config": {409},
     # `/evaluations/session-scores/{id}` with an id that cannot be a score's (pandaprobe/api/views.py)
     "update_session_score": {405},
@@ -103,6 +109,7 @@ RULE_OPERATIONS = {
     "ingest_trace", "add_spans", "update_trace", "update_span",
     "create_trace_score", "update_trace_score", "create_session_score", "update_session_score",
     "create_score_config", "update_score_config",
+    "create_eval_run", "create_batch_eval_run", "retry_failed_eval_run",
 }  # fmt: skip
 
 

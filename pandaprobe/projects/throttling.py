@@ -114,3 +114,15 @@ def api_auth_failed(request: HttpRequest) -> None:
     if usage is not None and usage["count"] >= usage["limit"]:
         seconds = max(1, usage["time_left"])
         cache.set(_blocked_key(request), time.time() + seconds, timeout=seconds)
+
+
+def _credential(group: str, request: HttpRequest) -> str:
+    # Counted per credential (an API key, or a user whatever token or browser they use).
+    access = request.auth
+    return f"key:{access.api_key.pk}" if access.api_key is not None else f"user:{access.user_id}"
+
+
+def eval_run_writes_wait(request) -> int | None:
+    """Seconds to wait when this credential has used up its run creations and retries, else None
+    (counting this one)."""
+    return _count(request, group="eval-run-writes", key=_credential, rate=settings.RATELIMIT_EVAL_RUNS)

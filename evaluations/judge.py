@@ -1,0 +1,269 @@
+"""The LLM judge: the only module that imports litellm.
+
+Chat completions answer with JSON that follows a schema (`response_format`), at temperature 0, with
+timeouts, retries with backoff on rate limits, server errors and timeouts, and one repair attempt
+when the answer does not parse or does not follow the schema. Embeddings serve the coherence
+metric. Every call reports its usage: tokens, cost (when litellm knows the model's price) and latency.
+
+Configuration: the model per run or `PANDAPROBE_JUDGE_MODEL`; `PANDAPROBE_JUDGE_API_BASE` and
+`PANDAPROBE_JUDGE_API_KEY` point it at any OpenAI-compatible server (vLLM, Ollama, LM Studio);
+litellm's own provider variables (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, ...) work too.
+"""
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import cache
+
+import jsonschema
+from django.conf import settings
+
+# Retries wait BACKOFF_SECONDS * 2**attempt (with jitter), or what the server's Retry-After says,
+# never more than MAX_BACKOFF_SECONDS.
+BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 20.0
+REPAIR_PROMPT = (
+    "Your reply could not be used: {problem}. Reply again with only a JSON object that follows the "
+    "schema you were given, and nothing else."
+)
+
+
+class JudgeError(Exception):
+    """A judge call failed for good (after retries, or on an error retrying cannot fix)."""
+
+
+class JudgeNotConfigured(JudgeError):
+    """No model, or no credentials for it: the message says how to configure one."""
+
+
+@cache
+def _litellm():
+    # litellm otherwise downloads its price table at import; this machine, and many deployments,
+    # cannot reach it. Imported on first use: it takes seconds, which pages and the API never pay.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True  # a provider that lacks a parameter (seed, ...) ignores it
+    return litellm
+
+
+@cache
+def _slots(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(size)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    model: str
+    embedding_model: str
+    api_base: str
+    api_key: str
+    timeout: float
+    max_retries: int
+    concurrency: int
+
+    @classmethod
+    def from_settings(cls, model: str | None = None) -> "JudgeConfig":
+        return cls(
+            model=(model or settings.PANDAPROBE_JUDGE_MODEL).strip(),
+            embedding_model=settings.PANDAPROBE_JUDGE_EMBEDDING_MODEL,
+            api_base=settings.PANDAPROBE_JUDGE_API_BASE,
+            api_key=settings.PANDAPROBE_JUDGE_API_KEY,
+            timeout=settings.PANDAPROBE_JUDGE_TIMEOUT,
+            max_retries=settings.PANDAPROBE_JUDGE_MAX_RETRIES,
+            concurrency=settings.PANDAPROBE_JUDGE_CONCURRENCY,
+        )
+
+    def litellm_model(self, model: str) -> str:
+        # An OpenAI-compatible server takes any model name; litellm needs to be told the protocol.
+        if self.api_base and "/" not in model:
+            return f"openai/{model}"
+        return model
+
+    def call_options(self) -> dict:
+        options: dict = {"timeout": self.timeout, "num_retries": 0, "max_retries": 0}
+        if self.api_base:
+            options["api_base"] = self.api_base
+            options["api_key"] = self.api_key or "not-needed"
+        elif self.api_key:
+            options["api_key"] = self.api_key
+        return options
+
+    def problem(self) -> str | None:
+        """Why this configuration cannot judge, as a message telling how to fix it; None when it can."""
+        if not self.model:
+            return (
+                "No judge model is configured: set PANDAPROBE_JUDGE_MODEL (e.g. openai/gpt-4o-mini) or "
+                "pass `model` in the request, and the provider's key (e.g. OPENAI_API_KEY), or "
+                "PANDAPROBE_JUDGE_API_BASE for an OpenAI-compatible server."
+            )
+        if self.api_base or self.api_key:
+            return None
+        missing = _litellm().validate_environment(model=self.model).get("missing_keys") or []
+        if missing:
+            return f"The judge model {self.model} needs {', '.join(missing)} in the environment."
+        return None
+
+
+@dataclass
+class Usage:
+    """What judge calls cost; `cost` stays None while any call's price is unknown."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = 0.0
+    latency_ms: float = 0.0
+    models: list[str] = field(default_factory=list)
+
+    def add(self, other: "Usage") -> None:
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cost = None if self.cost is None or other.cost is None else self.cost + other.cost
+        self.latency_ms += other.latency_ms
+        self.models.extend(m for m in other.models if m not in self.models)
+
+    def as_dict(self) -> dict:
+        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost": self.cost,
+                "latency_ms": round(self.latency_ms, 1)}  # fmt: skip
+
+
+def _retryable(litellm) -> tuple[type[Exception], ...]:
+    return (
+        litellm.RateLimitError, litellm.Timeout, litellm.APIConnectionError, litellm.InternalServerError,
+        litellm.ServiceUnavailableError, litellm.BadGatewayError,
+    )  # fmt: skip
+
+
+def _wait_seconds(error: Exception, attempt: int) -> float:
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    try:
+        retry_after = float(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        retry_after = BACKOFF_SECONDS * 2**attempt * (0.5 + random.random())
+    return min(MAX_BACKOFF_SECONDS, max(0.0, retry_after))
+
+
+def _call(config: JudgeConfig, function, **kwargs):
+    """`function(**kwargs)` with retries on what a retry can fix; JudgeError otherwise."""
+    litellm = _litellm()
+    from openai import APIError  # loaded with litellm; every litellm exception derives from it
+
+    for attempt in range(config.max_retries + 1):
+        try:
+            with _slots(config.concurrency):
+                return function(**kwargs, **config.call_options())
+        except _retryable(litellm) as error:
+            if attempt == config.max_retries:
+                raise JudgeError(f"{type(error).__name__} after {attempt + 1} attempts: {error}") from error
+            time.sleep(_wait_seconds(error, attempt))
+        except APIError as error:  # authentication, bad request, unknown model: final
+            raise JudgeError(f"{type(error).__name__}: {error}") from error
+    raise AssertionError("unreachable")
+
+
+def _usage(response, model: str, started: float) -> Usage:
+    usage = getattr(response, "usage", None)
+    try:
+        cost = _litellm().completion_cost(completion_response=response)
+    except Exception:  # litellm raises several types for a model without a known price
+        cost = None
+    return Usage(
+        calls=1,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost=cost,
+        latency_ms=(time.monotonic() - started) * 1000,
+        models=[model],
+    )
+
+
+def _parse(content: str | None, schema: dict) -> tuple[dict | None, str | None]:
+    """The answer as data, or None and what is wrong with it."""
+    try:
+        data = json.loads(content or "")
+    except json.JSONDecodeError as error:
+        return None, f"it is not valid JSON ({error})"
+    try:
+        jsonschema.validate(data, schema)
+    except jsonschema.ValidationError as error:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        return None, f"at {where}: {error.message}"
+    return data, None
+
+
+def complete_json(config: JudgeConfig, messages: list[dict], schema: dict, name: str) -> tuple[dict, Usage]:
+    """The judge's answer to `messages` as data following `schema`, and what it cost."""
+    litellm, total = _litellm(), Usage()
+    response_format = {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+    for _ in range(2):  # the answer, then one repair
+        started = time.monotonic()
+        response = _call(
+            config, litellm.completion, model=config.litellm_model(config.model), messages=messages,
+            temperature=0, response_format=response_format,
+        )  # fmt: skip
+        total.add(_usage(response, config.model, started))
+        content = response.choices[0].message.content
+        data, problem = _parse(content, schema)
+        if data is not None:
+            return data, total
+        messages = [*messages, {"role": "assistant", "content": content or ""},
+                    {"role": "user", "content": REPAIR_PROMPT.format(problem=problem)}]  # fmt: skip
+    raise JudgeError(f"the judge's answer could not be used after a repair attempt: {problem}")
+
+
+def embed(config: JudgeConfig, texts: list[str]) -> tuple[list[list[float]], Usage]:
+    """One embedding per text, in order, and what it cost."""
+    litellm, started = _litellm(), time.monotonic()
+    model = config.litellm_model(config.embedding_model)
+    response = _call(config, litellm.embedding, model=model, input=texts)
+    vectors = [item["embedding"] for item in sorted(response.data, key=lambda item: item["index"])]
+    if len(vectors) != len(texts):
+        raise JudgeError(f"the embedding model returned {len(vectors)} vectors for {len(texts)} texts")
+    return vectors, _usage(response, config.embedding_model, started)
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """What that many tokens would cost on `model`, when litellm knows its price."""
+    try:
+        prompt_cost, completion_cost = _litellm().cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # an unknown model: litellm raises several types
+        return None
+    return prompt_cost + completion_cost
+
+
+PROVIDERS = (
+    ("openai", "OpenAI", "GPT models through the OpenAI API.", ("OPENAI_API_KEY",)),
+    ("anthropic", "Anthropic", "Claude models through the Anthropic API.", ("ANTHROPIC_API_KEY",)),
+    ("gemini", "Google Gemini", "Gemini models through Google AI Studio.", ("GEMINI_API_KEY",)),
+    ("azure", "Azure OpenAI", "OpenAI models deployed on Azure.", ("AZURE_API_KEY", "AZURE_API_BASE")),
+)
+
+
+def provider_statuses() -> list[dict]:
+    """Which providers have credentials here (`GET /evaluations/providers`)."""
+    statuses = []
+    for key, name, description, variables in PROVIDERS:
+        missing = [variable for variable in variables if not os.environ.get(variable)]
+        message = f"Set {', '.join(missing)} to use it." if missing else "Credentials found."
+        statuses.append({"key": key, "name": name, "description": description,
+                         "available": not missing, "message": message})  # fmt: skip
+    base = settings.PANDAPROBE_JUDGE_API_BASE
+    statuses.append({
+        "key": "openai_compatible", "name": "OpenAI-compatible server",
+        "description": "Any server speaking the OpenAI API (vLLM, Ollama, LM Studio).",
+        "available": bool(base),
+        "message": f"Using {base}." if base else "Set PANDAPROBE_JUDGE_API_BASE to use one.",
+    })  # fmt: skip
+    return statuses

@@ -1,0 +1,35 @@
+"""The judge's trace metrics: one module each, and this registry of them."""
+
+from .argument_correctness import ArgumentCorrectness
+from .base import Extraction, Metric, Outcome
+from .coherence import Coherence
+from .confidence import Confidence
+from .extractions import EXTRACTIONS
+from .plan_adherence import PlanAdherence
+from .plan_quality import PlanQuality
+from .step_efficiency import StepEfficiency
+from .task_completion import TaskCompletion
+from .tool_correctness import ToolCorrectness
+from .trace_view import TraceView, build_trace_view
+
+TRACE_METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        TaskCompletion(), ToolCorrectness(), ArgumentCorrectness(), StepEfficiency(),
+        PlanAdherence(), PlanQuality(), Confidence(), Coherence(),
+    )
+}  # fmt: skip
+
+
+def unknown_metrics(names: list[str]) -> list[str]:
+    return [name for name in names if name not in TRACE_METRICS]
+
+
+def extractions_for(metrics: list[Metric]) -> list[Extraction]:
+    """The shared extraction steps the metrics need, each once, in a fixed order."""
+    needed = {name for metric in metrics for name in metric.requires}
+    return [extraction for name, extraction in EXTRACTIONS.items() if name in needed]
+
+
+__all__ = ["TRACE_METRICS", "Extraction", "Metric", "Outcome", "TraceView", "build_trace_view",
+           "extractions_for", "unknown_metrics"]  # fmt: skip

@@ -1,0 +1,121 @@
+"""Reads for evaluation runs: the runs, what they target, their scores, and what a target scores."""
+
+import random
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+
+from pandaprobe.api.errors import require_valid
+from pandaprobe.errors import get_or_not_found
+from pandaprobe.traces.models import Trace
+from pandaprobe.traces.selectors import trace_list, traces_of
+
+from ..filters import DeleteRunParams, EvalRunFilter
+from ..models import EvalRun, EvalRunStatus, EvalTarget, EvalTargetStatus, ScoreStatus, TraceScore
+
+# EvalRunFilters (the API's names) -> the trace list's query parameters (one filter implementation).
+RUN_FILTER_PARAMS = {
+    "date_from": "started_after", "date_to": "started_before", "status": "status",
+    "session_id": "session_id", "user_id": "user_id", "tags": "tags", "name": "name",
+}  # fmt: skip
+
+
+def runs_of(project, *, target_type: str) -> QuerySet:
+    return EvalRun.objects.filter(project=project, target_type=target_type)
+
+
+def eval_run_get(*, project, run_id, target_type: str) -> EvalRun:
+    return get_or_not_found(runs_of(project, target_type=target_type), "Eval run not found", pk=run_id)
+
+
+def eval_run_list(*, project, target_type: str, params) -> QuerySet:
+    """The project's runs of one kind, newest first, filtered by `status` (422 on a bad one)."""
+    filterset = require_valid(EvalRunFilter(params, queryset=runs_of(project, target_type=target_type)))
+    return filterset.qs.order_by("-created_at", "-id")
+
+
+def delete_scores_param(params) -> bool:
+    return require_valid(DeleteRunParams(params)).cleaned_data["delete_scores"]
+
+
+def trace_filter_params(filters: dict) -> dict:
+    """A run's filters as the trace list's query parameters (unknown keys are the caller's error)."""
+    params = {}
+    for key, value in filters.items():
+        if value in (None, "", []):
+            continue
+        params[RUN_FILTER_PARAMS[key]] = value
+    return params
+
+
+def trace_ids_matching(*, project, filters: dict) -> list[UUID]:
+    """Ids of the project's traces matching a run's filters, in a stable order (422 on a bad filter)."""
+    query = QueryDict(mutable=True)
+    for key, value in trace_filter_params(filters).items():
+        query.setlist(key, value if isinstance(value, list) else [str(value)])
+    return list(trace_list(project=project, params=query).order_by("pk").values_list("pk", flat=True))
+
+
+def sample(ids: list, rate: float, seed: int | None) -> list:
+    """`rate` of `ids` at random, the same ones for the same seed; in the order of `ids`."""
+    if rate >= 1.0:
+        return list(ids)
+    count = round(len(ids) * rate)
+    chosen = set(random.Random(seed).sample(range(len(ids)), count))
+    return [item for index, item in enumerate(ids) if index in chosen]
+
+
+def traces_found(*, project, trace_ids: list[UUID]) -> set[UUID]:
+    return set(traces_of(project).filter(pk__in=trace_ids).values_list("pk", flat=True))
+
+
+def trace_for_judging(*, project_id, trace_id) -> tuple[dict, list[dict]] | None:
+    """A trace and its spans as plain data for the trace view; None when it is gone."""
+    trace = (
+        Trace.objects.filter(project_id=project_id, pk=trace_id)
+        .values("name", "status", "input", "output", "metadata")
+        .first()
+    )
+    if trace is None:
+        return None
+    spans = list(
+        Trace.objects.get(pk=trace_id).spans.values(
+            "span_id", "parent_span_id", "name", "kind", "status", "input", "output", "model",
+            "error", "started_at", "ended_at", "metadata", "model_parameters",
+        )
+    )  # fmt: skip
+    return trace, spans
+
+
+def metrics_scored(*, run: EvalRun, trace_id) -> set[str]:
+    """Names this run already scored on the trace (a redelivered item skips them)."""
+    return set(TraceScore.objects.filter(eval_run=run, trace_id=trace_id).values_list("name", flat=True))
+
+
+def failed_count(*, run: EvalRun, trace_id) -> int:
+    return TraceScore.objects.filter(eval_run=run, trace_id=trace_id, status=ScoreStatus.FAILED).count()
+
+
+def failed_pairs(*, run: EvalRun) -> dict[UUID, list[str]]:
+    """Trace id -> metric names that FAILED in the run (what a retry scores again)."""
+    pairs: dict[UUID, list[str]] = {}
+    failed = TraceScore.objects.filter(eval_run=run, status=ScoreStatus.FAILED).order_by("trace_id", "name")
+    for trace_id, name in failed.values_list("trace_id", "name"):
+        pairs.setdefault(trace_id, []).append(name)
+    return pairs
+
+
+def run_scores(*, run: EvalRun) -> QuerySet:
+    return TraceScore.objects.filter(eval_run=run).order_by("trace_id", "name")
+
+
+def targets_to_resume(*, now, stale_before=None) -> QuerySet:
+    """Items of unfinished runs that no live worker holds: running ones whose lease ran out, and
+    pending ones sent before `stale_before` (all pending ones when it is None: after a restart of the
+    in-process worker, whose queue died with it)."""
+    active = EvalTarget.objects.filter(run__status__in=[EvalRunStatus.PENDING, EvalRunStatus.RUNNING])
+    pending = Q(status=EvalTargetStatus.PENDING)
+    if stale_before is not None:
+        pending &= Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale_before)
+    return active.filter(pending | Q(status=EvalTargetStatus.RUNNING, lease_until__lt=now))

@@ -1,0 +1,101 @@
+"""The judge through litellm, over HTTP, against the OpenAI-compatible stub on 127.0.0.1."""
+
+import pytest
+
+from evaluations import judge
+from evaluations.metrics import TRACE_METRICS
+
+SCHEMA = TRACE_METRICS["step_efficiency"].output_schema
+MESSAGES = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "The trace."}]
+
+
+@pytest.fixture
+def config(judge_stub, monkeypatch):
+    monkeypatch.setattr(judge, "BACKOFF_SECONDS", 0.01)
+    return judge.JudgeConfig.from_settings()
+
+
+def test_a_chat_call_sends_the_schema_at_temperature_zero_and_reports_usage(config, judge_stub):
+    judge_stub.answers["step_efficiency"] = {"rating": "good", "reason": "one extra call"}
+    data, usage = judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
+    assert data == {"redundant_steps": [], "missing_steps": [], "reason": "one extra call", "rating": "good"}
+    (call,) = judge_stub.calls
+    body = call["body"]
+    assert body["temperature"] == 0 and body["model"] == "stub-judge"
+    assert body["response_format"]["json_schema"]["schema"] == SCHEMA
+    assert usage.calls == 1 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert usage.latency_ms > 0 and usage.models == ["stub-judge"]
+
+
+@pytest.mark.parametrize("failure", [429, 500, 503, "timeout"])
+def test_rate_limits_server_errors_and_timeouts_are_retried(config, judge_stub, failure):
+    judge_stub.failures.extend([failure])
+    data, usage = judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
+    assert data["rating"] == "excellent" and len(judge_stub.calls) == 2
+
+
+def test_retries_give_up_with_a_judge_error(config, judge_stub):
+    judge_stub.failures.extend([500] * 5)
+    with pytest.raises(judge.JudgeError, match="after 3 attempts"):
+        judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
+    assert len(judge_stub.calls) == 3
+
+
+def test_an_error_a_retry_cannot_fix_is_not_retried(config, judge_stub):
+    judge_stub.failures.extend([401])
+    with pytest.raises(judge.JudgeError):
+        judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
+    assert len(judge_stub.calls) == 1
+
+
+def test_unparsable_output_gets_one_repair_attempt(config, judge_stub):
+    judge_stub.failures.extend(["malformed"])
+    data, usage = judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
+    assert data["rating"] == "excellent" and usage.calls == 2
+    repair = judge_stub.calls[1]["body"]["messages"]
+    assert repair[-2] == {"role": "assistant", "content": "this is not JSON {"}
+    assert "not valid JSON" in repair[-1]["content"]
+
+
+def test_output_off_the_schema_is_repaired_then_refused(config, judge_stub):
+    judge_stub.answers["step_efficiency"] = {"rating": "superb"}  # not one of the enum's values
+    with pytest.raises(judge.JudgeError, match="rating"):
+        judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
+    assert len(judge_stub.calls) == 2
+
+
+def test_embeddings_come_back_in_order(config, judge_stub):
+    vectors, usage = judge.embed(config, ["where is my order", "your order ships tomorrow"])
+    assert len(vectors) == 2 and len(vectors[0]) == 64 and usage.calls == 1
+    assert judge_stub.calls[0]["kind"] == "embedding" and judge_stub.calls[0]["body"]["model"] == "stub-embedding"
+
+
+def test_an_unconfigured_judge_says_how_to_configure_one(settings):
+    settings.PANDAPROBE_JUDGE_MODEL = ""
+    assert "PANDAPROBE_JUDGE_MODEL" in judge.JudgeConfig.from_settings().problem()
+    settings.PANDAPROBE_JUDGE_API_BASE, settings.PANDAPROBE_JUDGE_API_KEY = "", ""
+    problem = judge.JudgeConfig.from_settings(model="openai/gpt-4o-mini").problem()
+    if problem is not None:  # OPENAI_API_KEY may be set where the tests run
+        assert "OPENAI_API_KEY" in problem
+
+
+def test_a_model_without_a_provider_is_sent_as_openai_compatible(config):
+    assert config.litellm_model("llama3") == "openai/llama3"
+    assert config.litellm_model("anthropic/claude") == "anthropic/claude"
+
+
+def test_usage_adds_up_and_an_unknown_price_stays_unknown():
+    total = judge.Usage()
+    total.add(judge.Usage(calls=1, prompt_tokens=10, completion_tokens=5, cost=0.001, latency_ms=100))
+    total.add(judge.Usage(calls=1, prompt_tokens=20, completion_tokens=5, cost=None, latency_ms=50))
+    assert (total.calls, total.prompt_tokens, total.cost, total.latency_ms) == (2, 30, None, 150)
+
+
+def test_providers_report_what_is_configured(settings, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "x")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    settings.PANDAPROBE_JUDGE_API_BASE = "http://127.0.0.1:9/v1"
+    statuses = {s["key"]: s for s in judge.provider_statuses()}
+    assert statuses["anthropic"]["available"] and not statuses["openai"]["available"]
+    assert "OPENAI_API_KEY" in statuses["openai"]["message"]
+    assert statuses["openai_compatible"]["available"]
