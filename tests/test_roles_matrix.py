@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from evaluations.models import ScoreConfig, ScoreSource
+from evaluations.services.runs import eval_run_create_batch
 from evaluations.services.scores import trace_score_create
 from evaluations.services.session_scores import session_score_create
 from pandaprobe.projects.access import ProjectAccess
@@ -55,6 +56,8 @@ def _score(subject: str, source: str) -> Callable[[dict], dict]:
 
 
 BODIES: dict[str, Callable[[dict], object]] = {
+    "run by filter": lambda ids: {"metrics": ["confidence"]},
+    "run of ids": lambda ids: {"trace_ids": [ids["trace"]], "metrics": ["confidence"]},
     "none": lambda ids: None,
     "new trace": lambda ids: {"trace_id": str(uuid.uuid4()), "name": "run", "started_at": STARTED},
     "rename": lambda ids: {"name": "renamed"},
@@ -73,6 +76,7 @@ BODIES: dict[str, Callable[[dict], object]] = {
 }
 
 TS, SS, CFG = "/evaluations/trace-scores", "/evaluations/session-scores", "/evaluations/score-configs"
+RUNS = "/evaluations/trace-runs"
 # {own_*}: the reviewer's annotation; {others_*}: the admin's annotation; {prog_*}: a PROGRAMMATIC score.
 API_MATRIX = [
     # method  path                        body                   api_key admin reviewer non_member
@@ -106,6 +110,11 @@ API_MATRIX = [
     ("POST",   CFG,                       "new config",            201,  201,   403,    403),
     ("PATCH",  CFG + "/{config}",         "describe",              200,  200,   403,    403),
     ("DELETE", CFG + "/{config}",         "none",                  204,  204,   403,    403),
+    ("POST",   RUNS,                      "run by filter",         202,  202,   403,    403),
+    ("POST",   RUNS + "/batch",           "run of ids",            202,  202,   403,    403),
+    ("POST",   RUNS + "/{run}/retry",     "none",                  202,  202,   403,    403),
+    ("POST",   RUNS + "/{run}/cancel",    "none",                  200,  200,   403,    403),
+    ("DELETE", RUNS + "/{run}",           "none",                  204,  204,   403,    403),
 ]  # fmt: skip
 API_ACTORS = (API_KEY, ADMIN, REVIEWER, NON_MEMBER)
 # Rows also sent from a signed-in browser (expected: the reviewer's and the non-member's columns).
@@ -157,7 +166,7 @@ def _session_cases() -> list:
 
 
 @pytest.fixture
-def world(project, admin_user, reviewer) -> dict:
+def world(project, admin_user, reviewer, judge_stub) -> dict:
     trace = TraceFactory(project=project, session_id=SESSION)
     trace2 = TraceFactory(project=project, session_id="chat-2")
     span = SpanFactory(trace=trace)
@@ -177,7 +186,11 @@ def world(project, admin_user, reviewer) -> dict:
             score = create(access=access, name=f"{key}-score", value="0.5", source=source, **subject)
             ids[f"{key}_{prefix}"] = str(score.pk)
     config = ScoreConfig.objects.create(project=project, name="quality", data_type="NUMERIC")
-    return {**ids, "config": str(config.pk), "reviewer": str(reviewer.pk)}
+    # A run with a failed score: it can be retried, cancelled (it has not ended) and deleted.
+    run = eval_run_create_batch(access=as_code, trace_ids=[trace.pk], metrics=["confidence"])
+    trace_score_create(access=as_code, trace_id=trace.pk, name="confidence", value=None, status="FAILED",
+                       reason="the judge timed out", eval_run_id=run.pk)  # fmt: skip
+    return {**ids, "config": str(config.pk), "reviewer": str(reviewer.pk), "run": str(run.pk)}
 
 
 @pytest.fixture
@@ -271,7 +284,8 @@ def _api_routes(resolver, prefix: str = "") -> set[tuple[str, str]]:
 API_READS = [
     "/health", "/openapi.json", "/docs", "/traces", "/traces/{trace}", "/sessions", "/sessions/{session}",
     TS, TS + "/export?format=csv", TS + "/{trace}", TS + "/{own_ts}/history", SS, SS + "/{session}",
-    CFG, CFG + "/{config}",
+    CFG, CFG + "/{config}", "/evaluations/trace-metrics", "/evaluations/providers", RUNS,
+    RUNS + "/template?metric=confidence", RUNS + "/{run}", RUNS + "/{run}/scores",
 ]  # fmt: skip
 PAGE_READS = ["/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/"]
 

@@ -177,7 +177,8 @@ class TraceRunTemplateView(APIView):
     )
     def get(self, request):
         metric = services.metric_for_template(request.query_params.get("metric"))
-        info = {**MetricInfoSerializer(metric).data, "prompt_preview": prompt_previews(metric)}
+        info = {"name": metric.name, "description": metric.description, "category": metric.category,
+                "default_threshold": metric.default_threshold, "prompt_preview": prompt_previews(metric)}  # fmt: skip
         model = judge.JudgeConfig.from_settings().model or None
         return Response({"metric": info, "filters": {}, "sampling_rate": 1.0, "model": model})
 

@@ -24,6 +24,11 @@ def scores_purge(*, access: ProjectAccess, trace_ids: list, session_ids: list[st
         _purge(access, SessionScore.objects.filter(project=project, session_id__in=session_ids))
 
 
+def scores_delete(*, access: ProjectAccess, scores: QuerySet) -> int:
+    """Delete these scores (of `access.project`) with a "delete" event each; returns how many."""
+    return _purge(access, scores.filter(project=access.project))
+
+
 def _purge(access: ProjectAccess, scores: QuerySet) -> int:
     # Locked first: an edit being saved finishes before its score's "delete" event copies it, and
     # an edit or delete that comes later finds the score gone (404): one "delete" event per score.

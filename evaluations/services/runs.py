@@ -37,6 +37,7 @@ from ..models import (
 )
 from ..selectors import runs as selectors
 from .judging import MetricResult, evaluate_trace
+from .purge import scores_delete
 from .scores import trace_score_create
 
 FINISHED = (EvalRunStatus.COMPLETED, EvalRunStatus.FAILED, EvalRunStatus.CANCELLED)
@@ -203,11 +204,9 @@ def eval_run_cancel(*, access: ProjectAccess, run: EvalRun) -> EvalRun:
 def eval_run_delete(*, access: ProjectAccess, run: EvalRun, delete_scores: bool = False) -> None:
     """Delete a run; its scores stay, with `eval_run_id` null, unless `delete_scores`."""
     access.require(Action.RUN_MANAGE)
-    from .purge import scores_purge  # deletes with a "delete" history event per score
-
     with transaction.atomic():
         if delete_scores:
-            scores_purge(access=access, scores=TraceScore.objects.filter(eval_run=run))
+            scores_delete(access=access, scores=TraceScore.objects.filter(eval_run=run))
         EvalRun.objects.filter(pk=run.pk).delete()
 
 

@@ -26,7 +26,9 @@ async def main():
     async with PlatformClient() as client:
         names = [metric.name for metric in await client.evaluations.metrics()]
         run = await client.evaluations.create(trace_ids, metrics, name="from the sdk")
-        result = await client.evaluations.wait(run.id, trace_ids, metrics, timeout=90, poll_interval=0.2)
+        result = await client.evaluations.wait(
+            run.id, trace_ids=trace_ids, metrics=metrics, timeout=90, poll_interval=0.2
+        )
         print(json.dumps({
             "names": names, "run_id": str(run.id), "status": result.run.status,
             "total": result.run.total_targets,
