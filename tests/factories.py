@@ -82,3 +82,10 @@ class TraceScoreFactory(factory.django.DjangoModelFactory):
     source = "ANNOTATION"
     status = "SUCCESS"
     environment = factory.LazyAttribute(lambda s: s.trace.environment)
+
+
+def eval_run(project, **fields):
+    """A bare evaluation run of `project` (what scores with an `eval_run_id` point at)."""
+    from evaluations.models import EvalRun
+
+    return EvalRun.objects.create(project=project, **fields).pk

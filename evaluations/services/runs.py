@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -345,9 +345,11 @@ def _evaluate_target(run: EvalRun, target: EvalTarget) -> judge.Usage:
 
 
 def eval_targets_process(*, target_ids: list[int]) -> None:
-    """Several items side by side (one message's worth)."""
-    if len(target_ids) == 1:
-        eval_target_process(target_id=target_ids[0])
+    """Several items side by side (one message's worth). On SQLite one after the other: it takes one
+    writer at a time, and its shared in-memory databases (the tests') fail a second one at once."""
+    if len(target_ids) == 1 or connection.vendor == "sqlite":
+        for target_id in target_ids:
+            eval_target_process(target_id=target_id)
         return
     with ThreadPoolExecutor(max_workers=len(target_ids)) as pool:
         list(pool.map(_in_thread, target_ids))

@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ..errors import error_locs
-from ..factories import TraceFactory, TraceScoreFactory
+from ..factories import TraceFactory, TraceScoreFactory, eval_run
 
 URL = "/evaluations/trace-scores/export"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -65,7 +64,7 @@ def test_csv_has_every_column_and_the_trace_beside_each_score(api, trace, admin_
 
 
 def test_jsonl_rows(api, trace):
-    run = uuid.uuid4()
+    run = eval_run(trace.project)
     score = TraceScoreFactory(trace=trace, eval_run_id=run, source="AUTOMATED", created_at=T0)
     response = api.get(URL, {"format": "jsonl"})
     assert response["Content-Disposition"] == 'attachment; filename="trace-scores.jsonl"'

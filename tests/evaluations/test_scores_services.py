@@ -15,9 +15,14 @@ from pandaprobe.projects.access import ProjectAccess
 from pandaprobe.projects.models import Membership
 from pandaprobe.projects.services import api_key_create
 
-from ..factories import TraceFactory
+from ..factories import TraceFactory, eval_run
 
 RUN = uuid.UUID("6f1c2b9e-0000-4000-8000-000000000001")
+
+
+@pytest.fixture(autouse=True)
+def _run(project):
+    eval_run(project, pk=RUN)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ..errors import error_locs
-from ..factories import TraceFactory, TraceScoreFactory
+from ..factories import TraceFactory, TraceScoreFactory, eval_run
 
 URL = "/evaluations/trace-scores"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -75,9 +75,9 @@ def test_filter_by_enum(api, trace, field, wanted, others):
 
 
 def test_filter_by_eval_run_id(api, trace):
-    run = uuid.uuid4()
+    run = eval_run(trace.project)
     match = TraceScoreFactory(trace=trace, eval_run_id=run)
-    TraceScoreFactory(trace=trace, eval_run_id=uuid.uuid4())
+    TraceScoreFactory(trace=trace, eval_run_id=eval_run(trace.project))
     TraceScoreFactory(trace=trace)
     assert ids(api.get(URL, {"eval_run_id": str(run)})) == [str(match.pk)]
 
