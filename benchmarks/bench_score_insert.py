@@ -18,6 +18,7 @@ To compare index sets, run at an older schema, e.g. before the index review of i
 Options (`-o key=value`): scores=2000 (per round), bulk=20000, rounds=3, database, migrate.
 """
 
+import itertools
 import json
 import os
 import random
@@ -145,16 +146,36 @@ def _index_counts() -> dict[str, int]:
 # --- in the child: inserts ------------------------------------------------------------------------
 
 
+def _run_id(project):
+    """A run for the round's scores: a real one where runs exist (their scores point at it), a bare
+    id at a schema from before runs (`-o migrate=evaluations:0002_initial`)."""
+    from django.db import DatabaseError, transaction
+
+    from evaluations.models import EvalRun
+
+    try:
+        with transaction.atomic():
+            return EvalRun.objects.create(project=project).pk
+    except DatabaseError:
+        return uuid.uuid4()
+
+
+def _pairs(trace_ids: list, count: int, rng: random.Random) -> list[tuple]:
+    # A run scores a (trace, metric) pair once: the database refuses a second.
+    return rng.sample([(t, n) for t in trace_ids for n in bench_scores.NAMES], count)
+
+
 def _judge_inserts(project, trace_ids: list, count: int, rng: random.Random) -> float:
     """Scores per second through `trace_score_create`, one transaction (and commit) each."""
     from evaluations.services.scores import trace_score_create
     from pandaprobe.projects.access import ProjectAccess
 
-    access, run_id = ProjectAccess.system(project), uuid.uuid4()
+    access, run_id = ProjectAccess.system(project), _run_id(project)
+    pairs = _pairs(trace_ids, count, rng)
     started = time.perf_counter()
-    for _ in range(count):
+    for trace_id, name in pairs:
         trace_score_create(
-            access=access, trace_id=rng.choice(trace_ids), name=rng.choice(bench_scores.NAMES),
+            access=access, trace_id=trace_id, name=name,
             value=f"{rng.random():.3f}", source="AUTOMATED", eval_run_id=run_id,
             reason="the answer follows from the context", metadata=RUN_METADATA,
         )  # fmt: skip
@@ -167,16 +188,17 @@ def _bulk_inserts(project, trace_ids: list, count: int, rng: random.Random) -> f
 
     from evaluations.models import ScoreEvent, TraceScore
 
-    run_id, started = uuid.uuid4(), time.perf_counter()
-    for offset in range(0, count, BULK_BATCH):
+    run_id, pairs = _run_id(project), iter(_pairs(trace_ids, count, rng))
+    started = time.perf_counter()
+    for _ in range(0, count, BULK_BATCH):
         now = datetime.now(UTC)
         scores = [
             TraceScore(
-                project=project, trace_id=rng.choice(trace_ids), name=rng.choice(bench_scores.NAMES),
+                project=project, trace_id=trace_id, name=name,
                 value="0.5", numeric_value=0.5, source="AUTOMATED", eval_run_id=run_id,
                 reason="bulk", metadata=RUN_METADATA, created_at=now, updated_at=now,
             )
-            for _ in range(min(BULK_BATCH, count - offset))
+            for trace_id, name in itertools.islice(pairs, BULK_BATCH)
         ]  # fmt: skip
         events = [
             ScoreEvent(
