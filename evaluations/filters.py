@@ -104,4 +104,8 @@ class EvalRunFilter(django_filters.FilterSet):
 
 
 class DeleteRunParams(forms.Form):
-    delete_scores = forms.BooleanField(required=False)
+    # `true` or `false` only: a form's BooleanField would take any other text as true.
+    delete_scores = forms.TypedChoiceField(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true",
+        required=False, empty_value=False,
+    )  # fmt: skip

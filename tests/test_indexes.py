@@ -7,7 +7,6 @@ it (a partial index's condition, an operator class). Which index PostgreSQL pref
 is measured by `benchmarks/bench_score_queries.py`.
 """
 
-import uuid
 
 import pytest
 from django.db import connection, transaction
@@ -19,7 +18,7 @@ from evaluations.selectors import annotations, scores, sessions
 from pandaprobe.projects.services import api_key_create
 from pandaprobe.traces.models import Trace
 
-from .factories import TraceFactory, TraceScoreFactory, UserFactory
+from .factories import TraceFactory, TraceScoreFactory, UserFactory, eval_run
 
 pytestmark = pytest.mark.django_db
 SCORE_TABLES = ("evaluations_tracescore", "evaluations_sessionscore", "evaluations_scoreevent")
@@ -34,7 +33,7 @@ def _postgresql():
 @pytest.fixture
 def data(project):
     trace = TraceFactory(project=project, session_id="chat-1", tags=["prod", "vip"])
-    user, config, run = UserFactory(), ScoreConfig.objects.create(project=project, name="ok"), uuid.uuid4()
+    user, config, run = UserFactory(), ScoreConfig.objects.create(project=project, name="ok"), eval_run(project)
     score = TraceScoreFactory(trace=trace, author=user, config=config, eval_run_id=run)
     ScoreEvent.objects.create(
         project=project, score_id=score.pk, trace_id=trace.pk, score_name="accuracy", action="create",
@@ -103,12 +102,13 @@ INDEX_QUERIES = {
 
 
 def _secondary_indexes(table: str) -> set[str]:
-    """The table's indexes that no primary key or constraint owns."""
+    """The table's indexes that no primary key or constraint owns (a partial unique constraint, such as
+    one judge score per run, trace and metric, is a unique index without a pg_constraint row)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT i.relname FROM pg_index x
                JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-               WHERE t.relname = %s AND NOT x.indisprimary
+               WHERE t.relname = %s AND NOT x.indisprimary AND NOT x.indisunique
                  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)""",
             [table],
         )

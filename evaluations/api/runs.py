@@ -9,10 +9,12 @@ from rest_framework.views import APIView
 from pandaprobe.api.errors import validated
 from pandaprobe.api.pagination import PAGE_PARAMETERS, envelope_schema, page_params, page_response, paginate
 from pandaprobe.api.paths import ApiView
+from pandaprobe.api.schema import query_parameters
 from pandaprobe.projects.throttling import eval_run_writes_wait
 from pandaprobe.traces.models import TraceStatus
 
 from .. import judge
+from ..filters import DeleteRunParams, EvalRunFilter
 from ..metrics import TRACE_METRICS
 from ..metrics.previews import prompt_previews
 from ..models import EvalRunStatus, EvalTargetType
@@ -197,7 +199,7 @@ class TraceRunCollectionView(APIView):
 
     @extend_schema(
         operation_id="list_eval_runs",
-        parameters=[OpenApiParameter("status", str, enum=EvalRunStatus.values), *PAGE_PARAMETERS],
+        parameters=[*query_parameters(EvalRunFilter), *PAGE_PARAMETERS],
         responses=EvalRunPage,
         tags=TAGS,
     )
@@ -230,7 +232,7 @@ class TraceRunDetailView(ApiView):
 
     @extend_schema(
         operation_id="delete_eval_run",
-        parameters=[OpenApiParameter("delete_scores", bool, description="Also delete the run's scores")],
+        parameters=query_parameters(DeleteRunParams, descriptions={"delete_scores": "Also delete the run's scores"}),
         responses={204: None},
         tags=TAGS,
     )
