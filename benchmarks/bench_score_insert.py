@@ -23,7 +23,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -55,33 +54,13 @@ def run(args) -> list[dict]:
         return [row(f"{NAME}: skipped (needs a postgres:// DATABASE_URL)", "skipped")]
     opts = {**DEFAULTS, **(QUICK if getattr(args, "quick", False) else {}), **getattr(args, "options", {})}
     rows = [row(f"{NAME}: machine already busy before the run", round(common.busy_cores(), 2), "cores")]
-    env = common.server_env(
-        common.database_ensure(server, opts["database"]),
-        redis_url=getattr(args, "redis_url", None) or "redis://127.0.0.1:6379/0",
-        namespace=f"bench-{NAME}",
+    env = common.env_at_schema(
+        server, args, database=opts["database"], namespace=f"bench-{NAME}", migrate=opts.get("migrate")
     )
-    common.manage("migrate", "--noinput", "-v0", env=env)
-    if opts.get("migrate"):  # an older index set, to compare with
-        app, migration = opts["migrate"].split(":", 1)
-        common.manage("migrate", app, migration, "--noinput", "-v0", env=env)
     schema = opts.get("migrate") or "latest migrations"
-    result = _child(env, "--measure", json.dumps(opts))
+    result = common.child(env, __file__, "--measure", json.dumps(opts))
     rows += [row(f"{NAME}: {label} ({schema})", value, unit) for label, value, unit in result["rows"]]
     return rows
-
-
-def _child(env: dict, *argv: str, script: str = __file__) -> dict:
-    """Run `script` with `argv` in the server environment; its last line of output is JSON."""
-    done = subprocess.run(
-        [common.PYTHON, script, *argv],
-        cwd=common.ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "pandaprobe.settings"},
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{Path(script).name} {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --- in the child: seeding ------------------------------------------------------------------------

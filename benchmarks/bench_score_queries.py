@@ -41,16 +41,10 @@ def run(args) -> list[dict]:
     if urlparse(server).scheme not in ("postgres", "postgresql"):
         return [row(f"{NAME}: skipped (needs a postgres:// DATABASE_URL)", "skipped")]
     opts = {"database": bench_score_insert.DEFAULTS["database"], **getattr(args, "options", {})}
-    env = common.server_env(
-        common.database_ensure(server, opts["database"]),
-        redis_url=getattr(args, "redis_url", None) or "redis://127.0.0.1:6379/0",
-        namespace=f"bench-{NAME}",
+    env = common.env_at_schema(
+        server, args, database=opts["database"], namespace=f"bench-{NAME}", migrate=opts.get("migrate")
     )
-    common.manage("migrate", "--noinput", "-v0", env=env)
-    if opts.get("migrate"):  # an older index set, to compare with
-        app, migration = opts["migrate"].split(":", 1)
-        common.manage("migrate", app, migration, "--noinput", "-v0", env=env)
-    result = bench_score_insert._child(env, "--queries", "{}", script=__file__)
+    result = common.child(env, __file__, "--queries", "{}")
     return [row(**r) for r in result["rows"]]
 
 

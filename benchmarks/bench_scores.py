@@ -17,7 +17,6 @@ import os
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -70,24 +69,11 @@ def run(args) -> list[dict]:
     env = _migrated_env(server, args)
     if common.migrations_pending(env):
         rows.append(row(f"{NAME}: WARNING models have changes without migrations", "yes", ok=False))
-    prepared = _child(env, "--prepare", opts["samples"])
+    prepared = common.child(env, __file__, "--prepare", opts["samples"])
     rows += prepared["rows"]
     exports = [SMALL] if getattr(args, "quick", False) else [SMALL, MAIN]
     rows += _export_rows(env, {name: prepared["keys"][name] for name in exports})
     return rows
-
-
-def _child(env: dict, *argv: str) -> dict:
-    done = subprocess.run(
-        [common.PYTHON, __file__, *argv],
-        cwd=common.ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "pandaprobe.settings"},
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench_scores {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --- in the child: seeding ------------------------------------------------------------------------
@@ -285,7 +271,7 @@ def _export(headers_json: str) -> None:
 
 def _export_rows(env: dict, headers_by_project: dict) -> list[dict]:
     results = {
-        name: _child(env, "--export", json.dumps(headers)) for name, headers in headers_by_project.items()
+        name: common.child(env, __file__, "--export", json.dumps(headers)) for name, headers in headers_by_project.items()
     }
     rows = []
     for result in results.values():

@@ -92,6 +92,37 @@ def manage(*args: str, env: dict, timeout: float = 300) -> subprocess.CompletedP
     return done
 
 
+def child(env: dict, script: str, *argv: str) -> dict:
+    """Run a benchmark `script` with `argv` in the server environment; its last line of output is JSON."""
+    import json
+
+    done = subprocess.run(
+        [PYTHON, script, *argv],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "pandaprobe.settings"},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(script).name} {' '.join(argv)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def env_at_schema(server: str, args, *, database: str, namespace: str, migrate: str | None = None) -> dict:
+    """The server environment on `database` (created if missing), migrated to the latest migrations,
+    or back to `migrate` (`app:migration`, an older schema to compare with)."""
+    env = server_env(
+        database_ensure(server, database),
+        redis_url=getattr(args, "redis_url", None) or "redis://127.0.0.1:6379/0",
+        namespace=namespace,
+    )
+    manage("migrate", "--noinput", "-v0", env=env)
+    if migrate:
+        app, migration = migrate.split(":", 1)
+        manage("migrate", app, migration, "--noinput", "-v0", env=env)
+    return env
+
+
 def migrations_pending(env: dict) -> bool:
     """True when the models have changes that no migration describes yet."""
     done = subprocess.run(

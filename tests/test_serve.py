@@ -52,13 +52,14 @@ def serve_env(tmp_path) -> dict:
     return env
 
 
-@pytest.fixture
-def server(serve_env):
+def serving(args: list[str], env: dict):
+    """Start a web server (`args` after the Python interpreter, with `{port}` for its port); yield its
+    base URL once /health answers; stop it at the end."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", f"127.0.0.1:{port}"],
+        [sys.executable, *(arg.format(port=port) for arg in args)],
         cwd=ROOT,
-        env=serve_env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -73,7 +74,11 @@ def server(serve_env):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+
+
+@pytest.fixture
+def server(serve_env):
+    yield from serving(["manage.py", "serve", "127.0.0.1:{port}"], serve_env)
 
 
 def _healthy(base: str, process: subprocess.Popen) -> bool:
@@ -113,31 +118,8 @@ def test_serve_answers_the_api_and_runs_actors_in_process(server, serve_env):
 @pytest.fixture
 def gunicorn_server(serve_env):
     """The production web server (README, "Production layout") on the same settings."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "pandaprobe.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env=serve_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _healthy(base, process), timeout=30, what="/health")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    args = ["-m", "gunicorn", "pandaprobe.wsgi", "--bind", "127.0.0.1:{port}", "--workers", "1"]
+    yield from serving(args, serve_env)
 
 
 def _send(base: str, method: str, path: str, body: bytes, headers: dict, *, chunked: bool):

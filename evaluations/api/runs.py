@@ -156,6 +156,13 @@ def _throttle(request) -> None:
         raise Throttled(wait, detail=f"Too many run requests: try again in {wait} seconds")
 
 
+def create_run(request, serializer_class, create) -> Response:
+    """Validate the body, count the request against the rate limit, then create (or plan) the run."""
+    data = validated(serializer_class, request.data)
+    _throttle(request)
+    return run_created(create(access=request.auth, **data))
+
+
 class TraceMetricsView(APIView):
     @extend_schema(operation_id="get_available_metrics", responses=MetricSummarySerializer(many=True),
                    tags=["evaluations"])  # fmt: skip
@@ -193,9 +200,7 @@ class TraceRunCollectionView(APIView):
         tags=TAGS,
     )
     def post(self, request):
-        data = validated(CreateEvalRunRequestSerializer, request.data)
-        _throttle(request)
-        return run_created(services.eval_run_create(access=request.auth, **data))
+        return create_run(request, CreateEvalRunRequestSerializer, services.eval_run_create)
 
     @extend_schema(
         operation_id="list_eval_runs",
@@ -219,9 +224,7 @@ class TraceRunBatchView(APIView):
         tags=TAGS,
     )
     def post(self, request):
-        data = validated(CreateBatchEvalRunRequestSerializer, request.data)
-        _throttle(request)
-        return run_created(services.eval_run_create_batch(access=request.auth, **data))
+        return create_run(request, CreateBatchEvalRunRequestSerializer, services.eval_run_create_batch)
 
 
 class TraceRunDetailView(ApiView):

@@ -83,20 +83,12 @@ def as_text(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _last_user_text(value) -> str:
+def _last_said(value, role: str) -> str:
+    """What `role` said last in a chat payload (the user's request, the assistant's answer); any other
+    payload as text."""
     messages = _messages(value)
-    if messages is None:
-        return as_text(value)
-    users = [m for m in messages if m.get("role") == "user"]
-    return _message_text(users[-1]).removeprefix("user: ") if users else as_text(value)
-
-
-def _final_text(value) -> str:
-    messages = _messages(value)
-    if messages is None:
-        return as_text(value)
-    replies = [m for m in messages if m.get("role") == "assistant"]
-    return _message_text(replies[-1]).removeprefix("assistant: ") if replies else as_text(value)
+    said = [m for m in messages or [] if m.get("role") == role]
+    return _message_text(said[-1]).removeprefix(f"{role}: ") if said else as_text(value)
 
 
 def _ordered(spans: list[dict]) -> list[tuple[int, dict]]:
@@ -154,7 +146,7 @@ def _available_tools(trace: dict, spans: list[dict]) -> list[str]:
 
 def _reasoning(ordered: list[tuple[int, dict]]) -> str:
     """The agent's own words along the way: what its LLM steps said, in order."""
-    said = [_final_text(span.get("output")) for _, span in ordered if span.get("kind") == "LLM"]
+    said = [_last_said(span.get("output"), "assistant") for _, span in ordered if span.get("kind") == "LLM"]
     return "\n".join(f"- {text}" for text in said if text)
 
 
@@ -230,8 +222,8 @@ def build_trace_view(
     return TraceView(
         name=str(trace.get("name") or ""),
         status=str(trace.get("status") or ""),
-        user_input=_last_user_text(trace.get("input")),
-        final_output=_final_text(trace.get("output")),
+        user_input=_last_said(trace.get("input"), "user"),
+        final_output=_last_said(trace.get("output"), "assistant"),
         text=render_within(trace, ordered, token_budget * CHARS_PER_TOKEN),
         tool_calls=_tool_calls(ordered),
         available_tools=_available_tools(trace, spans),

@@ -8,7 +8,7 @@ from django.http import QueryDict
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
-from pandaprobe.traces.models import Trace
+from pandaprobe.traces.models import Span, Trace
 from pandaprobe.traces.selectors import trace_list, traces_of
 
 from ..filters import DeleteRunParams, EvalRunFilter
@@ -80,7 +80,7 @@ def trace_for_judging(*, project_id, trace_id) -> tuple[dict, list[dict]] | None
     if trace is None:
         return None
     spans = list(
-        Trace.objects.get(pk=trace_id).spans.values(
+        Span.objects.filter(trace_id=trace_id).values(
             "span_id", "parent_span_id", "name", "kind", "status", "input", "output", "model",
             "error", "started_at", "ended_at", "metadata", "model_parameters",
         )

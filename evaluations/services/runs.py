@@ -164,7 +164,8 @@ def eval_run_create_batch(
     metric_names = _check_metrics(metrics)
     config = _judge_config(model)
     trace_ids = list(dict.fromkeys(trace_ids))
-    missing = [str(t) for t in trace_ids if t not in selectors.traces_found(project=access.project, trace_ids=trace_ids)]
+    found = selectors.traces_found(project=access.project, trace_ids=trace_ids)
+    missing = [str(t) for t in trace_ids if t not in found]
     if missing:
         raise NotFound(f"Trace not found: {', '.join(missing[:10])}")
     if dry_run:

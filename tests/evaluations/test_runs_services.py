@@ -143,3 +143,10 @@ def test_cancel_drops_pending_work_and_keeps_finished_scores(system, traces, jud
     assert TraceScore.objects.filter(eval_run=run).count() == 1 and run.status == "CANCELLED"
     with pytest.raises(Conflict):
         runs.eval_run_cancel(access=system, run=run)
+
+
+def test_a_batch_run_checks_its_traces_in_one_query(system, project, judge_stub, django_assert_max_num_queries):
+    many = [TraceFactory(project=project).pk for _ in range(30)]
+    with django_assert_max_num_queries(8):
+        run = runs.eval_run_create_batch(access=system, trace_ids=many, metrics=["confidence"])
+    assert run.total_targets == 30
