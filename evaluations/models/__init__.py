@@ -1,0 +1,21 @@
+"""The evaluations app's models: scores (with configs and edit history), review queues, runs."""
+
+from .queues import ItemReview, ReviewQueue, ReviewQueueItem
+from .runs import EvalRun, EvalRunStatus, EvalTarget, EvalTargetStatus, EvalTargetType
+from .scores import (
+    ScoreConfig,
+    ScoreDataType,
+    ScoreEvent,
+    ScoreFields,
+    ScoreSource,
+    ScoreStatus,
+    SessionScore,
+    TraceScore,
+    score_indexes,
+)
+
+__all__ = [
+    "EvalRun", "EvalRunStatus", "EvalTarget", "EvalTargetStatus", "EvalTargetType", "ItemReview",
+    "ReviewQueue", "ReviewQueueItem", "ScoreConfig", "ScoreDataType", "ScoreEvent", "ScoreFields",
+    "ScoreSource", "ScoreStatus", "SessionScore", "TraceScore", "score_indexes",
+]  # fmt: skip
