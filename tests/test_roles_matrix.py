@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from evaluations.models import ScoreConfig, ScoreSource
-from evaluations.services.runs import eval_run_create_batch
+from evaluations.services.runs import eval_run_create_batch, session_eval_run_create_batch
 from evaluations.services.scores import trace_score_create
 from evaluations.services.session_scores import session_score_create
 from pandaprobe.projects.access import ProjectAccess
@@ -58,6 +58,8 @@ def _score(subject: str, source: str) -> Callable[[dict], dict]:
 BODIES: dict[str, Callable[[dict], object]] = {
     "run by filter": lambda ids: {"metrics": ["confidence"]},
     "run of ids": lambda ids: {"trace_ids": [ids["trace"]], "metrics": ["confidence"]},
+    "session run by filter": lambda ids: {"metrics": ["agent_reliability"], "filters": {"min_trace_count": 1}},
+    "session run of ids": lambda ids: {"session_ids": [ids["session"]], "metrics": ["agent_reliability"]},
     "none": lambda ids: None,
     "new trace": lambda ids: {"trace_id": str(uuid.uuid4()), "name": "run", "started_at": STARTED},
     "rename": lambda ids: {"name": "renamed"},
@@ -76,7 +78,7 @@ BODIES: dict[str, Callable[[dict], object]] = {
 }
 
 TS, SS, CFG = "/evaluations/trace-scores", "/evaluations/session-scores", "/evaluations/score-configs"
-RUNS = "/evaluations/trace-runs"
+RUNS, SRUNS = "/evaluations/trace-runs", "/evaluations/session-runs"
 # {own_*}: the reviewer's annotation; {others_*}: the admin's annotation; {prog_*}: a PROGRAMMATIC score.
 API_MATRIX = [
     # method  path                        body                   api_key admin reviewer non_member
@@ -115,6 +117,11 @@ API_MATRIX = [
     ("POST",   RUNS + "/{run}/retry",     "none",                  202,  202,   403,    403),
     ("POST",   RUNS + "/{run}/cancel",    "none",                  200,  200,   403,    403),
     ("DELETE", RUNS + "/{run}",           "none",                  204,  204,   403,    403),
+    ("POST",   SRUNS,                     "session run by filter", 202,  202,   403,    403),
+    ("POST",   SRUNS + "/batch",          "session run of ids",    202,  202,   403,    403),
+    ("POST",   SRUNS + "/{srun}/retry",   "none",                  202,  202,   403,    403),
+    ("POST",   SRUNS + "/{srun}/cancel",  "none",                  200,  200,   403,    403),
+    ("DELETE", SRUNS + "/{srun}",         "none",                  204,  204,   403,    403),
 ]  # fmt: skip
 API_ACTORS = (API_KEY, ADMIN, REVIEWER, NON_MEMBER)
 # Rows also sent from a signed-in browser (expected: the reviewer's and the non-member's columns).
@@ -190,7 +197,10 @@ def world(project, admin_user, reviewer, judge_stub) -> dict:
     run = eval_run_create_batch(access=as_code, trace_ids=[trace.pk], metrics=["confidence"])
     trace_score_create(access=as_code, trace_id=trace.pk, name="confidence", value=None, status="FAILED",
                        reason="the judge timed out", eval_run_id=run.pk)  # fmt: skip
-    return {**ids, "config": str(config.pk), "reviewer": str(reviewer.pk), "run": str(run.pk)}
+    srun = session_eval_run_create_batch(access=as_code, session_ids=[SESSION], metrics=["agent_reliability"])
+    session_score_create(access=as_code, session_id=SESSION, name="agent_reliability", value=None,
+                         status="FAILED", reason="the judge timed out", eval_run_id=srun.pk)  # fmt: skip
+    return {**ids, "config": str(config.pk), "reviewer": str(reviewer.pk), "run": str(run.pk), "srun": str(srun.pk)}
 
 
 @pytest.fixture
@@ -286,6 +296,7 @@ API_READS = [
     TS, TS + "/export?format=csv", TS + "/{trace}", TS + "/{own_ts}/history", SS, SS + "/{session}",
     CFG, CFG + "/{config}", "/evaluations/trace-metrics", "/evaluations/providers", RUNS,
     RUNS + "/template?metric=confidence", RUNS + "/{run}", RUNS + "/{run}/scores",
+    "/evaluations/session-metrics", SRUNS, SRUNS + "/{srun}", SRUNS + "/{srun}/scores",
 ]  # fmt: skip
 PAGE_READS = ["/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/"]
 

@@ -1,6 +1,6 @@
 """Metrics, providers and trace evaluation runs: parse, call one service or selector, shape the output."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
@@ -130,6 +130,8 @@ class EvalRunResponseSerializer(serializers.Serializer):
 
 
 class RunPlanSerializer(serializers.Serializer):
+    """A trace run's plan; `SessionRunPlanSerializer` names its sample `sample_session_ids`."""
+
     dry_run = serializers.BooleanField(default=True)
     total_targets = serializers.IntegerField()
     metric_names = serializers.ListField(child=serializers.CharField())
@@ -138,15 +140,22 @@ class RunPlanSerializer(serializers.Serializer):
     estimated_completion_tokens = serializers.IntegerField()
     estimated_cost = serializers.FloatField(allow_null=True)
     model = serializers.CharField()
-    sample_trace_ids = serializers.ListField(child=serializers.CharField())
+    sample_trace_ids = serializers.ListField(child=serializers.CharField(), source="sample_ids")
 
 
+class SessionRunPlanSerializer(RunPlanSerializer):
+    sample_trace_ids = None
+    sample_session_ids = serializers.ListField(child=serializers.CharField(), source="sample_ids")
+
+
+PLAN_SERIALIZERS = {EvalTargetType.TRACE: RunPlanSerializer, EvalTargetType.SESSION: SessionRunPlanSerializer}
 EvalRunPage = envelope_schema(EvalRunResponseSerializer, "PaginatedResponse_EvalRunResponse_")
 
 
 def run_created(result) -> Response:
     if isinstance(result, services.RunPlan):
-        return Response({"dry_run": True, **RunPlanSerializer(result).data}, status=status.HTTP_200_OK)
+        serializer = PLAN_SERIALIZERS[result.target_type]
+        return Response({"dry_run": True, **serializer(result).data}, status=status.HTTP_200_OK)
     return Response(EvalRunResponseSerializer(result).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -192,79 +201,109 @@ class TraceRunTemplateView(APIView):
         return Response({"metric": info, "filters": {}, "sampling_rate": 1.0, "model": model})
 
 
-class TraceRunCollectionView(APIView):
-    @extend_schema(
-        operation_id="create_eval_run",
-        request=CreateEvalRunRequestSerializer,
-        responses={202: EvalRunResponseSerializer, 200: RunPlanSerializer},
-        tags=TAGS,
-    )
-    def post(self, request):
-        return create_run(request, CreateEvalRunRequestSerializer, services.eval_run_create)
+class RunViews:
+    """What the run views of one kind (trace or session runs) differ in; the views are shared."""
 
-    @extend_schema(
-        operation_id="list_eval_runs",
-        parameters=[*query_parameters(EvalRunFilter), *PAGE_PARAMETERS],
-        responses=EvalRunPage,
-        tags=TAGS,
-    )
+    target_type = TRACE
+    create = staticmethod(services.eval_run_create)
+    create_batch = staticmethod(services.eval_run_create_batch)
+    create_request = CreateEvalRunRequestSerializer
+    batch_request = CreateBatchEvalRunRequestSerializer
+    score_response = TraceScoreResponseSerializer
+
+    def run_of(self, request, run_id):
+        return selectors.eval_run_get(project=request.auth.project, run_id=run_id, target_type=self.target_type)
+
+
+class RunCollectionView(RunViews, APIView):
+    def post(self, request):
+        return create_run(request, self.create_request, self.create)
+
     def get(self, request):
         limit, offset = page_params(request.query_params)
         runs = selectors.eval_run_list(
-            project=request.auth.project, target_type=TRACE, params=request.query_params
+            project=request.auth.project, target_type=self.target_type, params=request.query_params
         )
         return page_response(paginate(runs, limit=limit, offset=offset), EvalRunResponseSerializer)
 
 
-class TraceRunBatchView(APIView):
-    @extend_schema(
-        operation_id="create_batch_eval_run",
-        request=CreateBatchEvalRunRequestSerializer,
-        responses={202: EvalRunResponseSerializer, 200: RunPlanSerializer},
-        tags=TAGS,
-    )
+class RunBatchView(RunViews, APIView):
     def post(self, request):
-        return create_run(request, CreateBatchEvalRunRequestSerializer, services.eval_run_create_batch)
+        return create_run(request, self.batch_request, self.create_batch)
 
 
-class TraceRunDetailView(ApiView):
-    @extend_schema(operation_id="get_eval_run", responses=EvalRunResponseSerializer, tags=TAGS)
+class RunDetailView(RunViews, ApiView):
     def get(self, request, run_id):
-        run = selectors.eval_run_get(project=request.auth.project, run_id=run_id, target_type=TRACE)
-        return Response(EvalRunResponseSerializer(run).data)
+        return Response(EvalRunResponseSerializer(self.run_of(request, run_id)).data)
 
-    @extend_schema(
-        operation_id="delete_eval_run",
-        parameters=query_parameters(DeleteRunParams, descriptions={"delete_scores": "Also delete the run's scores"}),
-        responses={204: None},
-        tags=TAGS,
-    )
     def delete(self, request, run_id):
-        run = selectors.eval_run_get(project=request.auth.project, run_id=run_id, target_type=TRACE)
+        run = self.run_of(request, run_id)
         delete_scores = selectors.delete_scores_param(request.query_params)
         services.eval_run_delete(access=request.auth, run=run, delete_scores=delete_scores)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TraceRunRetryView(ApiView):
-    @extend_schema(operation_id="retry_failed_eval_run", request=None,
-                   responses={202: EvalRunResponseSerializer}, tags=TAGS)  # fmt: skip
+class RunRetryView(RunViews, ApiView):
     def post(self, request, run_id):
-        run = selectors.eval_run_get(project=request.auth.project, run_id=run_id, target_type=TRACE)
+        run = self.run_of(request, run_id)
         _throttle(request)
         return run_created(services.eval_run_retry(access=request.auth, run=run))
 
 
-class TraceRunCancelView(ApiView):
-    @extend_schema(operation_id="cancel_eval_run", request=None, responses=EvalRunResponseSerializer, tags=TAGS)
+class RunCancelView(RunViews, ApiView):
     def post(self, request, run_id):
-        run = selectors.eval_run_get(project=request.auth.project, run_id=run_id, target_type=TRACE)
-        run = services.eval_run_cancel(access=request.auth, run=run)
+        run = services.eval_run_cancel(access=request.auth, run=self.run_of(request, run_id))
         return Response(EvalRunResponseSerializer(run).data)
 
 
-class TraceRunScoresView(ApiView):
-    @extend_schema(operation_id="get_scores_for_run", responses=TraceScoreResponseSerializer(many=True), tags=TAGS)
+class RunScoresView(RunViews, ApiView):
     def get(self, request, run_id):
-        run = selectors.eval_run_get(project=request.auth.project, run_id=run_id, target_type=TRACE)
-        return Response(TraceScoreResponseSerializer(selectors.run_scores(run=run), many=True).data)
+        scores = selectors.run_scores(run=self.run_of(request, run_id))
+        return Response(self.score_response(scores, many=True).data)
+
+
+DELETE_SCORES = query_parameters(DeleteRunParams, descriptions={"delete_scores": "Also delete the run's scores"})
+
+
+def run_views_schema(tags: list[str], *, create: str, list_: str, batch: str, get: str, delete: str, retry: str,
+                     cancel: str, scores: str, requests: tuple, score_response) -> dict:  # fmt: skip
+    """The OpenAPI operations of one kind's run views, by view: `extend_schema_view` arguments."""
+    created = {202: EvalRunResponseSerializer, 200: RunPlanSerializer}
+    return {
+        "collection": {
+            "post": extend_schema(operation_id=create, request=requests[0], responses=created, tags=tags),
+            "get": extend_schema(operation_id=list_, parameters=[*query_parameters(EvalRunFilter), *PAGE_PARAMETERS],
+                                 responses=EvalRunPage, tags=tags),
+        },
+        "batch": {"post": extend_schema(operation_id=batch, request=requests[1], responses=created, tags=tags)},
+        "detail": {
+            "get": extend_schema(operation_id=get, responses=EvalRunResponseSerializer, tags=tags),
+            "delete": extend_schema(operation_id=delete, parameters=DELETE_SCORES, responses={204: None}, tags=tags),
+        },
+        "retry": {"post": extend_schema(operation_id=retry, request=None, responses={202: EvalRunResponseSerializer},
+                                        tags=tags)},
+        "cancel": {"post": extend_schema(operation_id=cancel, request=None, responses=EvalRunResponseSerializer,
+                                         tags=tags)},
+        "scores": {"get": extend_schema(operation_id=scores, responses=score_response(many=True), tags=tags)},
+    }  # fmt: skip
+
+
+TRACE_SCHEMA = run_views_schema(
+    TAGS, create="create_eval_run", list_="list_eval_runs", batch="create_batch_eval_run", get="get_eval_run",
+    delete="delete_eval_run", retry="retry_failed_eval_run", cancel="cancel_eval_run", scores="get_scores_for_run",
+    requests=(CreateEvalRunRequestSerializer, CreateBatchEvalRunRequestSerializer),
+    score_response=TraceScoreResponseSerializer,
+)  # fmt: skip
+VIEW_BASES = {"collection": RunCollectionView, "batch": RunBatchView, "detail": RunDetailView,
+              "retry": RunRetryView, "cancel": RunCancelView, "scores": RunScoresView}  # fmt: skip
+
+
+def run_views(prefix: str, schema: dict, **kind) -> dict[str, type]:
+    """One kind's run views: the shared ones with its `RunViews` attributes and its OpenAPI operations."""
+    return {
+        name: extend_schema_view(**schema[name])(type(f"{prefix}{base.__name__}", (base,), dict(kind)))
+        for name, base in VIEW_BASES.items()
+    }
+
+
+TRACE_RUN_VIEWS = run_views("Trace", TRACE_SCHEMA)

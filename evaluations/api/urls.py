@@ -1,18 +1,26 @@
 from django.urls import path
 
-from . import configs, runs, session_scores, views
+from . import configs, runs, session_runs, session_scores, views
+
+
+def run_routes(prefix: str, views: dict, template=None) -> list:
+    """One kind's run routes (`trace-runs`, `session-runs`), named `<prefix>`, `<prefix>-detail`..."""
+    fixed = [path(f"{prefix}/template", template.as_view(), name=f"{prefix}-template")] if template else []
+    return [
+        path(prefix, views["collection"].as_view(), name=prefix),
+        # Before the {run_id} patterns.
+        *fixed,
+        path(f"{prefix}/batch", views["batch"].as_view(), name=f"{prefix}-batch"),
+        *(path(f"{prefix}/<api_uuid:run_id>{suffix}", views[view].as_view(), name=f"{prefix}-{view}")
+          for suffix, view in (("", "detail"), ("/retry", "retry"), ("/cancel", "cancel"), ("/scores", "scores"))),
+    ]  # fmt: skip
 
 urlpatterns = [
     path("trace-metrics", runs.TraceMetricsView.as_view(), name="trace-metrics"),
     path("providers", runs.ProvidersView.as_view(), name="providers"),
-    path("trace-runs", runs.TraceRunCollectionView.as_view(), name="trace-runs"),
-    # Before the {run_id} patterns.
-    path("trace-runs/template", runs.TraceRunTemplateView.as_view(), name="trace-run-template"),
-    path("trace-runs/batch", runs.TraceRunBatchView.as_view(), name="trace-runs-batch"),
-    path("trace-runs/<api_uuid:run_id>", runs.TraceRunDetailView.as_view(), name="trace-run-detail"),
-    path("trace-runs/<api_uuid:run_id>/retry", runs.TraceRunRetryView.as_view(), name="trace-run-retry"),
-    path("trace-runs/<api_uuid:run_id>/cancel", runs.TraceRunCancelView.as_view(), name="trace-run-cancel"),
-    path("trace-runs/<api_uuid:run_id>/scores", runs.TraceRunScoresView.as_view(), name="trace-run-scores"),
+    *run_routes("trace-runs", runs.TRACE_RUN_VIEWS, template=runs.TraceRunTemplateView),
+    path("session-metrics", session_runs.SessionMetricsView.as_view(), name="session-metrics"),
+    *run_routes("session-runs", session_runs.SESSION_RUN_VIEWS),
     path("trace-scores", views.TraceScoreCollectionView.as_view(), name="trace-scores"),
     # Before the {id} patterns, or "export" would be read as an id.
     path("trace-scores/export", views.TraceScoreExportView.as_view(), name="trace-scores-export"),

@@ -9,16 +9,33 @@ from django.http import QueryDict
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
 from pandaprobe.traces.models import Span, Trace
+from pandaprobe.traces.selectors import session_ids_matching as session_ids_of
 from pandaprobe.traces.selectors import trace_list, traces_of
 
 from ..filters import DeleteRunParams, EvalRunFilter
-from ..models import EvalRun, EvalRunStatus, EvalTarget, EvalTargetStatus, ScoreStatus, TraceScore
+from ..models import (
+    EvalRun,
+    EvalRunStatus,
+    EvalTarget,
+    EvalTargetStatus,
+    EvalTargetType,
+    ScoreSource,
+    ScoreStatus,
+    SessionScore,
+    TraceScore,
+)
 
 # EvalRunFilters (the API's names) -> the trace list's query parameters (one filter implementation).
 RUN_FILTER_PARAMS = {
     "date_from": "started_after", "date_to": "started_before", "status": "status",
     "session_id": "session_id", "user_id": "user_id", "tags": "tags", "name": "name",
 }  # fmt: skip
+# SessionEvalRunFilters -> the session list's trace filters (has_error, min_trace_count: after grouping).
+SESSION_FILTER_PARAMS = {"date_from": "started_after", "date_to": "started_before", "user_id": "user_id", "tags": "tags"}
+SPAN_FIELDS = (
+    "span_id", "parent_span_id", "name", "kind", "status", "input", "output", "model", "error", "started_at",
+    "ended_at", "metadata", "model_parameters",
+)  # fmt: skip
 
 
 def runs_of(project, *, target_type: str) -> QuerySet:
@@ -70,44 +87,91 @@ def traces_found(*, project, trace_ids: list[UUID]) -> set[UUID]:
     return set(traces_of(project).filter(pk__in=trace_ids).values_list("pk", flat=True))
 
 
+def session_ids_matching(*, project, filters: dict) -> list[str]:
+    """Ids of the project's sessions matching a session run's filters (422 on a bad filter)."""
+    params = QueryDict(mutable=True)
+    for key, value in filters.items():
+        if key in ("has_error", "min_trace_count") or value in (None, "", []):
+            continue
+        params.setlist(SESSION_FILTER_PARAMS[key], value if isinstance(value, list) else [str(value)])
+    return session_ids_of(
+        project=project, params=params, has_error=filters.get("has_error"),
+        min_trace_count=filters.get("min_trace_count"),
+    )  # fmt: skip
+
+
+def _judging_data(traces: QuerySet) -> list[tuple[UUID, dict, list[dict]]]:
+    """Each trace as (id, trace, spans) in plain data: two queries, whatever the number of traces."""
+    rows = {row.pop("pk"): row for row in traces.values("pk", "name", "status", "input", "output", "metadata")}
+    spans: dict = {trace_id: [] for trace_id in rows}
+    for span in Span.objects.filter(trace_id__in=list(rows)).values("trace_id", *SPAN_FIELDS):
+        spans[span.pop("trace_id")].append(span)
+    return [(trace_id, row, spans[trace_id]) for trace_id, row in rows.items()]
+
+
 def trace_for_judging(*, project_id, trace_id) -> tuple[dict, list[dict]] | None:
     """A trace and its spans as plain data for the trace view; None when it is gone."""
-    trace = (
-        Trace.objects.filter(project_id=project_id, pk=trace_id)
-        .values("name", "status", "input", "output", "metadata")
-        .first()
-    )
-    if trace is None:
-        return None
-    spans = list(
-        Span.objects.filter(trace_id=trace_id).values(
-            "span_id", "parent_span_id", "name", "kind", "status", "input", "output", "model",
-            "error", "started_at", "ended_at", "metadata", "model_parameters",
-        )
-    )  # fmt: skip
-    return trace, spans
+    loaded = _judging_data(Trace.objects.filter(project_id=project_id, pk=trace_id))
+    return (loaded[0][1], loaded[0][2]) if loaded else None
 
 
-def metrics_scored(*, run: EvalRun, trace_id) -> set[str]:
-    """Names this run already scored on the trace (a redelivered item skips them)."""
-    return set(TraceScore.objects.filter(eval_run=run, trace_id=trace_id).values_list("name", flat=True))
+def session_for_judging(*, project_id, session_id: str) -> list[tuple[UUID, dict, list[dict]]]:
+    """A session's traces in order (`started_at`), each as (id, trace, spans) for the trace view."""
+    traces = Trace.objects.filter(project_id=project_id, session_id=session_id).order_by("started_at", "pk")
+    return _judging_data(traces)
 
 
-def failed_count(*, run: EvalRun, trace_id) -> int:
-    return TraceScore.objects.filter(eval_run=run, trace_id=trace_id, status=ScoreStatus.FAILED).count()
+def judge_scores_of(*, project_id, trace_ids: list, names) -> dict[tuple, TraceScore]:
+    """The newest AUTOMATED SUCCESS score of each name on each trace: signals a session run may reuse."""
+    scores = TraceScore.objects.filter(
+        project_id=project_id, trace_id__in=trace_ids, name__in=list(names),
+        source=ScoreSource.AUTOMATED, status=ScoreStatus.SUCCESS,
+    ).order_by("trace_id", "name", "-created_at")  # fmt: skip
+    newest: dict[tuple, TraceScore] = {}
+    for score in scores.only("id", "trace_id", "name", "value", "numeric_value", "metadata", "created_at"):
+        newest.setdefault((score.trace_id, score.name), score)
+    return newest
 
 
-def failed_pairs(*, run: EvalRun) -> dict[UUID, list[str]]:
-    """Trace id -> metric names that FAILED in the run (what a retry scores again)."""
-    pairs: dict[UUID, list[str]] = {}
-    failed = TraceScore.objects.filter(eval_run=run, status=ScoreStatus.FAILED).order_by("trace_id", "name")
-    for trace_id, name in failed.values_list("trace_id", "name"):
-        pairs.setdefault(trace_id, []).append(name)
+def run_trace_scores(*, run: EvalRun, trace_ids: list) -> dict[tuple, TraceScore]:
+    """This run's trace scores on these traces, by (trace, name): a redelivered session keeps them."""
+    scores = TraceScore.objects.filter(eval_run=run, trace_id__in=trace_ids)
+    return {(score.trace_id, score.name): score for score in scores}
+
+
+# What scores a run's targets: trace runs score traces, session runs score sessions (their trace
+# signals are trace scores of the run too, but the run's pairs are the session scores).
+RUN_SCORES = {EvalTargetType.TRACE: (TraceScore, "trace_id"), EvalTargetType.SESSION: (SessionScore, "session_id")}
+
+
+def _run_scores(run: EvalRun) -> tuple[QuerySet, str]:
+    model, key = RUN_SCORES[run.target_type]
+    return model.objects.filter(eval_run=run), key
+
+
+def metrics_scored(*, run: EvalRun, target: EvalTarget) -> set[str]:
+    """Names this run already scored on the target (a redelivered item skips them)."""
+    scores, key = _run_scores(run)
+    return set(scores.filter(**{key: getattr(target, key)}).values_list("name", flat=True))
+
+
+def failed_count(*, run: EvalRun, target: EvalTarget) -> int:
+    scores, key = _run_scores(run)
+    return scores.filter(**{key: getattr(target, key)}, status=ScoreStatus.FAILED).count()
+
+
+def failed_pairs(*, run: EvalRun) -> dict:
+    """Target id -> metric names that FAILED in the run (what a retry scores again)."""
+    scores, key = _run_scores(run)
+    pairs: dict = {}
+    for target_id, name in scores.filter(status=ScoreStatus.FAILED).order_by(key, "name").values_list(key, "name"):
+        pairs.setdefault(target_id, []).append(name)
     return pairs
 
 
 def run_scores(*, run: EvalRun) -> QuerySet:
-    return TraceScore.objects.filter(eval_run=run).order_by("trace_id", "name")
+    scores, key = _run_scores(run)
+    return scores.order_by(key, "name")
 
 
 def targets_to_resume(*, now, stale_before=None) -> QuerySet:

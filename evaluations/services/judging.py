@@ -51,7 +51,7 @@ def _judge_metric(config: judge.JudgeConfig, view: TraceView, metric: Metric, sh
     return metric.score(data, view, shared), usage
 
 
-def _versions(metric: Metric) -> dict[str, str]:
+def metric_versions(metric: Metric) -> dict[str, str]:
     versions = {} if metric.embedding else {"judge": metric.prompt.id}
     for extraction in extractions_for([metric]):
         versions[extraction.name] = extraction.prompt.id
@@ -59,7 +59,7 @@ def _versions(metric: Metric) -> dict[str, str]:
 
 
 def _evaluate_metric(config, view: TraceView, metric: Metric, shared: dict, problems: dict) -> MetricResult:
-    versions = _versions(metric)
+    versions = metric_versions(metric)
     missing = [problems[name] for name in metric.requires if name in problems]
     if missing:
         return MetricResult(metric, None, "; ".join(missing), judge.Usage(), versions)

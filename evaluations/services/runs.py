@@ -1,56 +1,47 @@
 """Evaluation runs: create (by filter or by ids), dispatch, process, retry, cancel, delete, resume.
 
-A run is split into one `EvalTarget` per trace. Workers claim an item with a conditional update and a
+A run is split into one `EvalTarget` per target (a trace, or a session: `KINDS` says what each kind
+of run does with one; the rest is here, shared). Workers claim an item with a conditional update and a
 lease (`PENDING` -> `RUNNING`, or a `RUNNING` item whose lease ran out), score the metrics the run has
 not scored on it yet, and finish it with another conditional update that alone moves the run's
 counters, so a message delivered twice, or redelivered after a worker was killed, never scores or
-counts twice. The database's unique (run, trace, name) constraint is the last guard.
+counts twice. The database's unique (run, target, name) constraints are is the last guard.
 """
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from evaluations import judge
-from evaluations.metrics import TRACE_METRICS, build_trace_view, extractions_for, unknown_metrics
 from pandaprobe.errors import Conflict, InvalidRequest, NotFound, RuleViolation
 from pandaprobe.projects.access import Action, ProjectAccess
 
-from ..models import (
-    EvalRun,
-    EvalRunStatus,
-    EvalTarget,
-    EvalTargetStatus,
-    EvalTargetType,
-    ScoreDataType,
-    ScoreSource,
-    ScoreStatus,
-    TraceScore,
-)
+from ..models import EvalRun, EvalRunStatus, EvalTarget, EvalTargetStatus, SessionScore, TraceScore
 from ..selectors import runs as selectors
-from .judging import MetricResult, evaluate_trace
 from .purge import scores_delete
-from .scores import trace_score_create
+from .session_runs import SESSION_RUNS
+from .trace_runs import TRACE_RUNS
 
 FINISHED = (EvalRunStatus.COMPLETED, EvalRunStatus.FAILED, EvalRunStatus.CANCELLED)
 # Targets per message: a worker scores one message's targets side by side.
 TARGETS_PER_MESSAGE = 8
 # Expected size of a judge's answer, for dry-run estimates.
 COMPLETION_TOKENS_ESTIMATE = 200
+# The kinds of run: what their targets are and how one is evaluated. Everything else is shared.
+KINDS = {kind.target_type: kind for kind in (TRACE_RUNS, SESSION_RUNS)}
 
 
 @dataclass(frozen=True)
 class RunPlan:
     """What a run would do (`dry_run`), created nothing."""
 
+    target_type: str
     total_targets: int
     metric_names: list[str]
     judge_calls: int
@@ -58,27 +49,15 @@ class RunPlan:
     estimated_completion_tokens: int
     estimated_cost: float | None
     model: str
-    sample_trace_ids: list
-
-
-def _check_metrics(metric_names: list[str]) -> list[str]:
-    names = list(dict.fromkeys(metric_names))
-    if not names:
-        raise InvalidRequest("metrics: name at least one metric (GET /evaluations/trace-metrics lists them)")
-    unknown = unknown_metrics(names)
-    if unknown:
-        raise InvalidRequest(
-            f"metrics: unknown metric {', '.join(unknown)}; available: {', '.join(TRACE_METRICS)}"
-        )
-    return names
+    sample_ids: list
 
 
 def metric_for_template(name: str | None):
-    """The metric a run template is built for (400 naming it when there is no such metric)."""
+    """The trace metric a run template is built for (400 naming it when there is no such metric)."""
     if not name:
         raise InvalidRequest("metric: name a metric (GET /evaluations/trace-metrics lists them)")
-    _check_metrics([name])
-    return TRACE_METRICS[name]
+    TRACE_RUNS.check_metrics([name])
+    return TRACE_RUNS.metrics[name]
 
 
 def _judge_config(model: str | None) -> judge.JudgeConfig:
@@ -89,101 +68,105 @@ def _judge_config(model: str | None) -> judge.JudgeConfig:
     return config
 
 
-def _matching_trace_ids(access: ProjectAccess, filters: dict, sampling_rate: float, seed: int | None) -> list:
-    try:
-        ids = selectors.trace_ids_matching(project=access.project, filters=filters)
-    except ValidationError as error:
-        raise InvalidRequest(f"filters: {'; '.join(error.messages)}") from None
-    except KeyError as error:
-        raise InvalidRequest(f"filters: unknown filter {error.args[0]}") from None
-    ids = selectors.sample(ids, sampling_rate, seed)
-    if not ids:
-        raise RuleViolation("No trace matches the filters (after sampling): nothing to evaluate")
-    return ids
-
-
-def _plan(access: ProjectAccess, config: judge.JudgeConfig, trace_ids: list, metric_names: list[str]) -> RunPlan:
-    metrics = [TRACE_METRICS[name] for name in metric_names]
-    calls_per_target = len(extractions_for(metrics)) + len(metrics)
-    sample_ids = trace_ids[:20]
-    prompt_chars = 0
-    for trace_id in sample_ids:
-        loaded = selectors.trace_for_judging(project_id=access.project.pk, trace_id=trace_id)
-        if loaded is not None:
-            prompt_chars += len(build_trace_view(*loaded, token_budget=settings.PANDAPROBE_JUDGE_TRACE_TOKENS).text)
-    # Every chat call carries the trace once, plus its instructions (about 1,500 characters).
-    per_call = (prompt_chars / max(1, len(sample_ids)) + 1500) / 4
-    calls = calls_per_target * len(trace_ids)
-    prompt_tokens, completion_tokens = math.ceil(per_call * calls), COMPLETION_TOKENS_ESTIMATE * calls
+def _plan(kind, access: ProjectAccess, config: judge.JudgeConfig, ids: list, metric_names: list[str]) -> RunPlan:
+    calls, prompt_tokens = kind.estimate(access, ids, metric_names)
+    completion_tokens = COMPLETION_TOKENS_ESTIMATE * calls
     return RunPlan(
-        total_targets=len(trace_ids), metric_names=metric_names, judge_calls=calls,
+        target_type=kind.target_type, total_targets=len(ids), metric_names=metric_names, judge_calls=calls,
         estimated_prompt_tokens=prompt_tokens, estimated_completion_tokens=completion_tokens,
         estimated_cost=judge.estimate_cost(config.model, prompt_tokens, completion_tokens), model=config.model,
-        sample_trace_ids=[str(t) for t in sample_ids[:5]],
+        sample_ids=[str(t) for t in ids[:5]],
     )  # fmt: skip
 
 
-def _create(access: ProjectAccess, *, trace_ids: list, metric_names, fields: dict, per_target=None) -> EvalRun:
+def _create(kind, access: ProjectAccess, *, ids: list, metric_names, fields: dict, per_target=None) -> EvalRun:
     with transaction.atomic():
         run = EvalRun.objects.create(
-            project=access.project, target_type=EvalTargetType.TRACE, metric_names=metric_names,
-            total_targets=len(trace_ids), created_by=access.user, **fields,
+            project=access.project, target_type=kind.target_type, metric_names=metric_names,
+            total_targets=len(ids), created_by=access.user, **fields,
         )  # fmt: skip
         EvalTarget.objects.bulk_create(
-            EvalTarget(run=run, trace_id=trace_id, metric_names=(per_target or {}).get(trace_id))
-            for trace_id in trace_ids
+            EvalTarget(run=run, metric_names=(per_target or {}).get(target_id), **{kind.key: target_id})
+            for target_id in ids
         )
         transaction.on_commit(lambda: eval_run_dispatch(run_id=run.pk))
     return run
 
 
-def eval_run_create(
-    *, access: ProjectAccess, metrics: list[str], filters: dict | None = None, sampling_rate: float = 1.0,
-    seed: int | None = None, model: str | None = None, name: str | None = None, dry_run: bool = False,
+def _prepare(kind, access: ProjectAccess, metrics: list[str], model: str | None, options: dict):
+    access.require(Action.RUN_MANAGE)
+    metric_names = kind.check_metrics(metrics)
+    checked = kind.check_options(options)
+    return metric_names, _judge_config(model), checked
+
+
+def _start(kind, access, config, ids: list, metric_names: list[str], dry_run: bool, fields: dict):
+    if dry_run:
+        return _plan(kind, access, config, ids, metric_names)
+    return _create(kind, access, ids=ids, metric_names=metric_names, fields={"model": config.model, **fields})
+
+
+def run_by_filter(
+    kind, *, access: ProjectAccess, metrics: list[str], filters: dict | None = None, sampling_rate: float = 1.0,
+    seed: int | None = None, model: str | None = None, name: str | None = None, dry_run: bool = False, **options,
 ) -> EvalRun | RunPlan:  # fmt: skip
-    """A run over the project's traces matching `filters`, sampled at `sampling_rate` (the same sample
+    """A run over the project's targets matching `filters`, sampled at `sampling_rate` (the same sample
     for the same `seed`). 400 for an unknown metric or a bad filter; 422 when nothing matches or no
     judge is configured. With `dry_run`, the plan, and nothing is created."""
-    access.require(Action.RUN_MANAGE)
-    metric_names = _check_metrics(metrics)
-    config = _judge_config(model)
-    trace_ids = _matching_trace_ids(access, filters or {}, sampling_rate, seed)
-    if dry_run:
-        return _plan(access, config, trace_ids, metric_names)
-    fields = {"name": name, "filters": filters or {}, "sampling_rate": sampling_rate, "seed": seed,
-              "model": config.model}  # fmt: skip
-    return _create(access, trace_ids=trace_ids, metric_names=metric_names, fields=fields)
+    metric_names, config, options = _prepare(kind, access, metrics, model, options)
+    ids = selectors.sample(kind.matching(access, filters or {}), sampling_rate, seed)
+    if not ids:
+        raise RuleViolation(f"No {kind.noun} matches the filters (after sampling): nothing to evaluate")
+    fields = {"name": name, "filters": filters or {}, "sampling_rate": sampling_rate, "seed": seed, "options": options}
+    return _start(kind, access, config, ids, metric_names, dry_run, fields)
 
 
-def eval_run_create_batch(
-    *, access: ProjectAccess, trace_ids: list, metrics: list[str], model: str | None = None,
-    name: str | None = None, dry_run: bool = False,
+def run_by_ids(
+    kind, *, access: ProjectAccess, ids: list, metrics: list[str], model: str | None = None,
+    name: str | None = None, dry_run: bool = False, **options,
 ) -> EvalRun | RunPlan:  # fmt: skip
-    """A run over the listed traces (duplicates removed). 404 naming any that is not the project's."""
-    access.require(Action.RUN_MANAGE)
-    metric_names = _check_metrics(metrics)
-    config = _judge_config(model)
-    trace_ids = list(dict.fromkeys(trace_ids))
-    found = selectors.traces_found(project=access.project, trace_ids=trace_ids)
-    missing = [str(t) for t in trace_ids if t not in found]
+    """A run over the listed targets (duplicates removed). 404 naming any that is not the project's."""
+    metric_names, config, options = _prepare(kind, access, metrics, model, options)
+    ids = list(dict.fromkeys(ids))
+    found = kind.found(access, ids)
+    missing = [str(t) for t in ids if t not in found]
     if missing:
-        raise NotFound(f"Trace not found: {', '.join(missing[:10])}")
-    if dry_run:
-        return _plan(access, config, trace_ids, metric_names)
-    fields = {"name": name, "filters": {"trace_ids": [str(t) for t in trace_ids]}, "model": config.model}
-    return _create(access, trace_ids=trace_ids, metric_names=metric_names, fields=fields)
+        raise NotFound(f"{kind.noun.capitalize()} not found: {', '.join(missing[:10])}")
+    fields = {"name": name, "filters": {f"{kind.noun}_ids": [str(t) for t in ids]}, "options": options}
+    return _start(kind, access, config, ids, metric_names, dry_run, fields)
+
+
+def eval_run_create(**arguments) -> EvalRun | RunPlan:
+    """A trace run by filter (`run_by_filter`)."""
+    return run_by_filter(TRACE_RUNS, **arguments)
+
+
+def eval_run_create_batch(*, trace_ids: list, **arguments) -> EvalRun | RunPlan:
+    """A trace run over the listed traces (`run_by_ids`)."""
+    return run_by_ids(TRACE_RUNS, ids=trace_ids, **arguments)
+
+
+def session_eval_run_create(**arguments) -> EvalRun | RunPlan:
+    """A session run by filter (`run_by_filter`), with optional `signal_weights`."""
+    return run_by_filter(SESSION_RUNS, **arguments)
+
+
+def session_eval_run_create_batch(*, session_ids: list, **arguments) -> EvalRun | RunPlan:
+    """A session run over the listed sessions (`run_by_ids`), with optional `signal_weights`."""
+    return run_by_ids(SESSION_RUNS, ids=session_ids, **arguments)
 
 
 def eval_run_retry(*, access: ProjectAccess, run: EvalRun) -> EvalRun:
-    """A new run for only the trace+metric pairs that FAILED in `run` (422 when none did)."""
+    """A new run for only the target+metric pairs that FAILED in `run` (422 when none did)."""
     access.require(Action.RUN_MANAGE)
     pairs = selectors.failed_pairs(run=run)
+    kind = KINDS[run.target_type]
     if not pairs:
-        raise RuleViolation("This run has no failed trace+metric pairs to retry")
+        raise RuleViolation(f"This run has no failed {kind.noun}+metric pairs to retry")
     names = list(dict.fromkeys(name for names in pairs.values() for name in names))
     fields = {"name": f"Retry of {run.name or run.pk}", "filters": run.filters, "sampling_rate": 1.0,
-              "model": run.model, "retry_of": run}  # fmt: skip
-    return _create(access, trace_ids=list(pairs), metric_names=names, fields=fields, per_target=pairs)
+              "model": run.model, "options": run.options, "retry_of": run}  # fmt: skip
+    return _create(kind, access, ids=list(pairs), metric_names=names, fields=fields, per_target=pairs)
 
 
 def eval_run_cancel(*, access: ProjectAccess, run: EvalRun) -> EvalRun:
@@ -207,7 +190,8 @@ def eval_run_delete(*, access: ProjectAccess, run: EvalRun, delete_scores: bool 
     access.require(Action.RUN_MANAGE)
     with transaction.atomic():
         if delete_scores:
-            scores_delete(access=access, scores=TraceScore.objects.filter(eval_run=run))
+            for model in (TraceScore, SessionScore):  # a session run's trace signals go with it
+                scores_delete(access=access, scores=model.objects.filter(eval_run=run))
         EvalRun.objects.filter(pk=run.pk).delete()
 
 
@@ -255,39 +239,6 @@ def _claim(target_id: int) -> EvalTarget | None:
     return EvalTarget.objects.select_related("run", "run__project").get(pk=target_id)
 
 
-def _score_metadata(result: MetricResult, run: EvalRun) -> dict:
-    usage = result.usage
-    metadata = {
-        "model": run.model, "prompt_version": result.prompt_versions.get("judge"),
-        "prompt_versions": result.prompt_versions, "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens, "cost": usage.cost if usage.calls else 0.0,
-        "latency_ms": round(usage.latency_ms, 1), "judge_calls": usage.calls,
-        "threshold": result.metric.default_threshold,
-    }  # fmt: skip
-    if result.outcome is not None and result.outcome.details:
-        metadata["details"] = result.outcome.details
-    return metadata
-
-
-def _store(access: ProjectAccess, run: EvalRun, trace_id, result: MetricResult) -> None:
-    failed = result.failed
-    outcome = result.outcome
-    try:
-        with transaction.atomic():
-            trace_score_create(
-                access=access, trace_id=trace_id, name=result.metric.name,
-                value=None if failed else f"{outcome.value:.4f}".rstrip("0").rstrip(".") or "0",
-                data_type=ScoreDataType.NUMERIC, source=ScoreSource.AUTOMATED,
-                status=ScoreStatus.FAILED if failed else ScoreStatus.SUCCESS,
-                reason=(result.error or (outcome.reason if outcome else None)) if failed else outcome.reason,
-                metadata=_score_metadata(result, run), eval_run_id=run.pk,
-            )  # fmt: skip
-    except IntegrityError:
-        pass  # another delivery of this item stored it first: one score per (run, trace, metric)
-    except NotFound:
-        pass  # the trace was deleted meanwhile
-
-
 def _finish(target: EvalTarget, usage: judge.Usage) -> None:
     run = target.run
     now = timezone.now()
@@ -298,7 +249,7 @@ def _finish(target: EvalTarget, usage: judge.Usage) -> None:
             return  # finished (or cancelled) by someone else: count nothing twice
         EvalRun.objects.filter(pk=run.pk).update(
             evaluated_count=F("evaluated_count") + 1,
-            failed_count=F("failed_count") + selectors.failed_count(run=run, trace_id=target.trace_id),
+            failed_count=F("failed_count") + selectors.failed_count(run=run, target=target),
             judge_calls=F("judge_calls") + usage.calls,
             prompt_tokens=F("prompt_tokens") + usage.prompt_tokens,
             completion_tokens=F("completion_tokens") + usage.completion_tokens,
@@ -325,24 +276,8 @@ def eval_target_process(*, target_id: int) -> None:
         status=EvalRunStatus.RUNNING, started_at=timezone.now()
     )
     run.status = EvalRunStatus.RUNNING
-    usage = _evaluate_target(run, target)
+    usage = KINDS[run.target_type].evaluate(run, target)
     _finish(target, usage)
-
-
-def _evaluate_target(run: EvalRun, target: EvalTarget) -> judge.Usage:
-    loaded = selectors.trace_for_judging(project_id=run.project_id, trace_id=target.trace_id)
-    if loaded is None:
-        return judge.Usage()  # deleted since the run was created: nothing to score
-    done = selectors.metrics_scored(run=run, trace_id=target.trace_id)
-    metrics = [TRACE_METRICS[name] for name in (target.metric_names or run.metric_names) if name not in done]
-    if not metrics:
-        return judge.Usage()
-    view = build_trace_view(*loaded, token_budget=settings.PANDAPROBE_JUDGE_TRACE_TOKENS)
-    evaluation = evaluate_trace(judge.JudgeConfig.from_settings(run.model), view, metrics)
-    access = ProjectAccess.system(run.project)
-    for result in evaluation.results:
-        _store(access, run, target.trace_id, result)
-    return evaluation.usage
 
 
 def eval_targets_process(*, target_ids: list[int]) -> None:

@@ -115,3 +115,21 @@ def session_get(*, project, session_id: str, limit: int, offset: int) -> dict:
     detail = _with_tags(project, [row])[0]
     detail["traces"] = list(traces[offset : offset + limit])
     return detail
+
+
+def session_ids_matching(*, project, params, has_error: bool | None = None, min_trace_count: int | None = None) -> list[str]:
+    """Ids of the project's sessions with a trace matching `params` (the session trace filters; 422
+    on a bad one), then judged whole: `has_error` and `min_trace_count` count all their traces."""
+    traces = require_valid(SessionTraceFilter(params, queryset=traces_of(project))).qs
+    matched = traces.filter(session_id__isnull=False).values("session_id")
+    rows = _session_rows(traces_of(project).filter(session_id__in=matched))
+    if has_error is not None:
+        rows = rows.filter(error_count__gt=0) if has_error else rows.filter(error_count=0)
+    if min_trace_count:
+        rows = rows.filter(trace_count__gte=min_trace_count)
+    return list(rows.order_by("session_id").values_list("session_id", flat=True))
+
+
+def sessions_found(*, project, session_ids: list[str]) -> set[str]:
+    ids = [session_id for session_id in session_ids if "\x00" not in session_id]
+    return set(traces_of(project).filter(session_id__in=ids).values_list("session_id", flat=True).distinct())

@@ -141,7 +141,7 @@ def test_reviewers_cannot_start_runs(bearer_client, reviewer, project, traces, j
 
 
 def test_run_creation_is_rate_limited_per_credential(api, other_api, traces, judge_stub, settings):
-    settings.RATELIMIT_EVAL_RUNS = "2/m"
+    settings.RATELIMIT_EVAL_RUNS = "2/h"  # an hour: a minute may end between slow requests
     body = {"trace_ids": [str(traces[0].pk)], "metrics": ["confidence"], "dry_run": True}
     assert [api.post(f"{URL}/batch", body, format="json").status_code for _ in range(3)] == [200, 200, 429]
     limited = api.post(f"{URL}/batch", body, format="json")
