@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import F, QuerySet
 
@@ -10,7 +11,8 @@ from pandaprobe.errors import NotFound, get_or_not_found
 from pandaprobe.traces.selectors import traces_of
 
 from ..filters import SessionScoreFilter
-from ..models import SessionScore
+from ..metrics.session import SESSION_METRICS, SIGNALS
+from ..models import ScoreSource, SessionScore
 from .scores import NEWEST_FIRST, latest_per_name
 
 
@@ -71,3 +73,31 @@ def session_traces(*, project, session_id: str, limit: int, offset: int) -> tupl
     if total == 0:
         raise NotFound("Session not found")
     return page, total
+
+
+@dataclass(frozen=True)
+class SessionEvaluation:
+    """The judge's newest verdicts on a session (agent_reliability, agent_consistency) and the
+    per-trace signals behind them, as the session page shows them."""
+
+    scores: list[SessionScore]
+    signals: tuple[str, ...]
+    rows: list[dict]
+
+
+def session_evaluation(*, project, session_id: str) -> SessionEvaluation | None:
+    """None until a session run has scored the session."""
+    automated = session_scores_of(project).filter(
+        session_id=session_id, source=ScoreSource.AUTOMATED, name__in=list(SESSION_METRICS)
+    )
+    scores = {score.name: score for score in latest_per_name(automated, partition=[F("name")])}
+    if not scores:
+        return None
+    ordered = [scores[name] for name in SESSION_METRICS if name in scores]
+    rows: dict[str, dict] = {}
+    for score in ordered:  # reliability's risk and consistency's u, by trace, in session order
+        for trace in (score.metadata.get("details") or {}).get("traces", []):
+            values = [trace["signals"].get(name) for name in SIGNALS]
+            row = rows.setdefault(trace["trace_id"], {"trace_id": trace["trace_id"], "values": values})
+            row.update({key: trace[key] for key in ("risk", "flagged", "worst_signal", "u") if key in trace})
+    return SessionEvaluation(scores=ordered, signals=SIGNALS, rows=list(rows.values()))

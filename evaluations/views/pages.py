@@ -275,6 +275,7 @@ def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str
         "has_next": number * SESSION_TRACES_PER_PAGE < total,
         "query": request.GET.urlencode(),
         "trace_query": urlencode({"session_id": session_id}),
+        "evaluation": session_selectors.session_evaluation(project=access.project, session_id=session_id),
         **_score_panel(
             request, access, scores, target=ScoreEvent.Target.SESSION, form=form, session_id=session_id
         ),

@@ -265,3 +265,18 @@ def test_a_session_run_through_a_real_worker(api, varied, judge_stub, worker, br
     assert (detail["status"], detail["evaluated_count"]) == ("COMPLETED", 1)
     assert SessionScore.objects.filter(eval_run_id=run["id"]).count() == 2
     assert TraceScore.objects.filter(eval_run_id=run["id"]).count() == 12
+
+
+def test_the_session_page_shows_the_verdicts_and_flags_the_looping_traces(client, admin_user, system, project,
+                                                                           judge_stub):  # fmt: skip
+    looping = make_session(project, "looping", ["let me check that for you"] * 4)
+    process_all(runs.session_eval_run_create_batch(access=system, session_ids=["looping"], metrics=BOTH).pk)
+    client.force_login(admin_user)
+    page = client.get("/app/sessions/looping/").content.decode()
+    assert 'id="agent-evaluation"' in page and "agent_reliability" in page and "agent_consistency" in page
+    assert page.count('class="flagged"') == 3
+    for trace in looping[1:]:
+        assert f'<tr class="flagged" data-trace-id="{trace.pk}">' in page
+        assert f'href="/app/traces/{trace.pk}/' in page
+    assert f'<tr data-trace-id="{looping[0].pk}">' in page.split('id="traces"')[0]
+    assert 'id="agent-evaluation"' not in client.get("/app/sessions/").content.decode()
