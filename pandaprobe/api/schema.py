@@ -152,7 +152,14 @@ def _string(field: forms.CharField) -> dict:
 
 
 def field_schema(field: forms.Field) -> dict:
-    """The JSON Schema of what a form field accepts in a query string."""
+    """The JSON Schema of what a form field accepts in a query string, with its default (`initial`)."""
+    schema = _value_schema(field)
+    if field.initial is not None and not callable(field.initial):
+        schema["default"] = field.initial
+    return schema
+
+
+def _value_schema(field: forms.Field) -> dict:
     if isinstance(field.widget, forms.SelectMultiple) and not isinstance(field, forms.ChoiceField):
         return {"type": "array", "items": {"type": "string"}}
     if isinstance(field, forms.NullBooleanField):
@@ -164,6 +171,8 @@ def field_schema(field: forms.Field) -> dict:
         return {"type": "string", "format": "uuid"}
     if isinstance(field, forms.DateTimeField):
         return {"type": "string", "format": "date-time"}
+    if isinstance(field, forms.FloatField):  # before IntegerField, its base class
+        return {"type": "number"}
     if isinstance(field, forms.IntegerField):
         bounds = {"minimum": field.min_value, "maximum": field.max_value}
         return {"type": "integer", **{k: v for k, v in bounds.items() if v is not None}}
