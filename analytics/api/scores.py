@@ -4,6 +4,8 @@ Trace and session scores share the summary, trend and distribution views (`kind`
 session history and leaderboard, and the judge-vs-human agreement, are one of a kind.
 """
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -86,63 +88,47 @@ class SessionComparisonItemSerializer(serializers.Serializer):
 SessionComparisonPage = envelope_schema(SessionComparisonItemSerializer, "PaginatedSessionComparisonItem")
 
 
-class ScoreSummaryView(APIView):
+class ScoreAggregateView(APIView):
+    """A list of aggregates of trace or session scores; subclasses name the selector and the shape."""
+
     kind: selectors.ScoreKind
+    selector: Callable[..., list[dict]]
+    serializer: type[serializers.Serializer]
 
     def get(self, request):
-        rows = selectors.score_summary(
-            kind=self.kind, project=request.auth.project, params=request.query_params
-        )
-        return Response(ScoreSummaryItemSerializer(rows, many=True).data)
+        rows = type(self).selector(kind=self.kind, project=request.auth.project, params=request.query_params)
+        return Response(self.serializer(rows, many=True).data)
 
 
-class ScoreTrendView(APIView):
-    kind: selectors.ScoreKind
-
-    def get(self, request):
-        rows = selectors.score_trend(
-            kind=self.kind, project=request.auth.project, params=request.query_params
-        )
-        return Response(ScoreTrendItemSerializer(rows, many=True).data)
-
-
-class ScoreDistributionView(APIView):
-    kind: selectors.ScoreKind
-
-    def get(self, request):
-        rows = selectors.score_distribution(
-            kind=self.kind, project=request.auth.project, params=request.query_params
-        )
-        return Response(ScoreDistributionItemSerializer(rows, many=True).data)
-
-
-def _documented(view: type, *, target: str, operation: str, description: str, parameters, response):
-    """`view` for trace or session scores, as the OpenAPI document shows it."""
+def _aggregate_view(target: str, operation: str, *, description: str, parameters, serializer) -> type:
+    """The view of one aggregate of trace or session scores, as the OpenAPI document shows it."""
     schema = extend_schema(
         operation_id=f"get_{target}_score_analytics_{operation}",
         description=description + STATISTICS_NOTE,
         parameters=query_parameters(*parameters, descriptions=DESCRIPTIONS),
-        responses=response(many=True),
+        responses=serializer(many=True),
         tags=TAGS,
     )
-    kind = selectors.TRACE_SCORES if target == "trace" else selectors.SESSION_SCORES
-    name = f"{target.capitalize()}{view.__name__}"
-    return extend_schema_view(get=schema)(type(name, (view,), {"kind": kind, "__module__": __name__}))
+    attributes = {
+        "kind": selectors.TRACE_SCORES if target == "trace" else selectors.SESSION_SCORES,
+        "selector": getattr(selectors, f"score_{operation}"),
+        "serializer": serializer,
+        "__module__": __name__,
+    }
+    name = f"{target.capitalize()}Score{operation.capitalize()}View"
+    return extend_schema_view(get=schema)(type(name, (ScoreAggregateView,), attributes))
 
 
 def _three_views(target: str, summary_filter, metric_filter) -> tuple[type, type, type]:
     return (
-        _documented(ScoreSummaryView, target=target, operation="summary",
-                    description=f"Aggregated {target} score statistics per metric.",
-                    parameters=[summary_filter], response=ScoreSummaryItemSerializer),
-        _documented(ScoreTrendView, target=target, operation="trend",
-                    description=f"Average {target} score and count per time bucket, for one metric; "
-                    "buckets without scores are left out.",
-                    parameters=[metric_filter, f.TrendParams], response=ScoreTrendItemSerializer),
-        _documented(ScoreDistributionView, target=target, operation="distribution",
-                    description=f"Histogram of {target} score values for one metric: every bucket, "
-                    "empty ones with count 0.",
-                    parameters=[metric_filter, f.DistributionParams], response=ScoreDistributionItemSerializer),
+        _aggregate_view(target, "summary", description=f"Aggregated {target} score statistics per metric.",
+                        parameters=[summary_filter], serializer=ScoreSummaryItemSerializer),
+        _aggregate_view(target, "trend", description=f"Average {target} score and count per time bucket, "
+                        "for one metric; buckets without scores are left out.",
+                        parameters=[metric_filter, f.TrendParams], serializer=ScoreTrendItemSerializer),
+        _aggregate_view(target, "distribution", description=f"Histogram of {target} score values for one "
+                        "metric: every bucket, empty ones with count 0.",
+                        parameters=[metric_filter, f.DistributionParams], serializer=ScoreDistributionItemSerializer),
     )  # fmt: skip
 
 
