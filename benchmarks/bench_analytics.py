@@ -91,7 +91,7 @@ def _latencies(port: int, headers: dict, paths: list[str]) -> list[float]:
     return times
 
 
-def _endpoints(samples: int) -> dict[str, tuple[list[str], float | None]]:
+def _endpoints(samples: int, sessions: int) -> dict[str, tuple[list[str], float | None]]:
     """label -> (paths to request, p50 target in ms or None)."""
 
     def each_metric(path: str, metrics=METRICS, **query) -> list[str]:
@@ -111,14 +111,14 @@ def _endpoints(samples: int) -> dict[str, tuple[list[str], float | None]]:
         "session summary": ([f"{BASE}/session-scores/summary"] * samples, None),
         "session comparison, worst 20": (each_metric("session-scores/comparison", SESSION_METRICS), 100),
         "session comparison, desc, offset 5000": (each_metric("session-scores/comparison", SESSION_METRICS, sort_order="desc", offset=5000), 100),
-        "session history": ([f"{BASE}/session-scores/history/sess-{i * 37}" for i in range(samples)], None),
+        "session history": ([f"{BASE}/session-scores/history/sess-{i * 37 % sessions}" for i in range(samples)], None),
         "agreement task_completion": (each_metric("trace-scores/agreement", ("task_completion",)), 300),
     }  # fmt: skip
 
 
 def _timed_rows(port: int, headers: dict, samples: int, scale: dict) -> list[dict]:
     rows = []
-    for label, (paths, target) in _endpoints(samples).items():
+    for label, (paths, target) in _endpoints(samples, scale["traces"] // 10).items():
         times = _latencies(port, headers, paths)
         p50, p95 = statistics.median(times), common.percentile(times, 95)
         ok = None if target is None else p50 < target
