@@ -31,6 +31,8 @@ urlpatterns = [
     ),
     path("", RedirectView.as_view(pattern_name="trace-list"), name="home"),
     path("", include("pandaprobe.traces.api.urls")),
+    # Before "evaluations/": the analytics are their own app (it reads evaluations; nothing imports it).
+    path("evaluations/analytics/", include("analytics.urls")),
     path("evaluations/", include("evaluations.api.urls")),
     path("app/", include("evaluations.urls")),
 ]

@@ -110,6 +110,11 @@ RULE_OPERATIONS = {
     "create_trace_score", "update_trace_score", "create_session_score", "update_session_score",
     "create_score_config", "update_score_config",
     "create_eval_run", "create_batch_eval_run", "retry_failed_eval_run",
+    # Score analytics: a date_to before date_from, a metric_name of blanks only (422 naming it).
+    "get_trace_score_analytics_summary", "get_trace_score_analytics_trend",
+    "get_trace_score_analytics_distribution", "get_session_score_analytics_summary",
+    "get_session_score_analytics_trend", "get_session_score_analytics_distribution",
+    "get_session_score_comparison", "get_trace_score_agreement",
 }  # fmt: skip
 
 
@@ -152,7 +157,14 @@ def _string(field: forms.CharField) -> dict:
 
 
 def field_schema(field: forms.Field) -> dict:
-    """The JSON Schema of what a form field accepts in a query string."""
+    """The JSON Schema of what a form field accepts in a query string, with its default (`initial`)."""
+    schema = _value_schema(field)
+    if field.initial is not None and not callable(field.initial):
+        schema["default"] = field.initial
+    return schema
+
+
+def _value_schema(field: forms.Field) -> dict:
     if isinstance(field.widget, forms.SelectMultiple) and not isinstance(field, forms.ChoiceField):
         return {"type": "array", "items": {"type": "string"}}
     if isinstance(field, forms.NullBooleanField):
@@ -164,6 +176,8 @@ def field_schema(field: forms.Field) -> dict:
         return {"type": "string", "format": "uuid"}
     if isinstance(field, forms.DateTimeField):
         return {"type": "string", "format": "date-time"}
+    if isinstance(field, forms.FloatField):  # before IntegerField, its base class
+        return {"type": "number"}
     if isinstance(field, forms.IntegerField):
         bounds = {"minimum": field.min_value, "maximum": field.max_value}
         return {"type": "integer", **{k: v for k, v in bounds.items() if v is not None}}
