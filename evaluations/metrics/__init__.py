@@ -1,4 +1,4 @@
-"""The judge's trace metrics: one module each, and this registry of them."""
+"""The judge's trace metrics: one module each, and this registry of them; the session metrics' math."""
 
 from .argument_correctness import ArgumentCorrectness
 from .base import Extraction, Metric, Outcome
@@ -7,6 +7,7 @@ from .confidence import Confidence
 from .extractions import EXTRACTIONS
 from .plan_adherence import PlanAdherence
 from .plan_quality import PlanQuality
+from .session import SESSION_METRICS, SessionMetric, TraceSignals
 from .step_efficiency import StepEfficiency
 from .task_completion import TaskCompletion
 from .tool_correctness import ToolCorrectness
@@ -25,11 +26,16 @@ def unknown_metrics(names: list[str]) -> list[str]:
     return [name for name in names if name not in TRACE_METRICS]
 
 
+def unknown_session_metrics(names: list[str]) -> list[str]:
+    return [name for name in names if name not in SESSION_METRICS]
+
+
 def extractions_for(metrics: list[Metric]) -> list[Extraction]:
     """The shared extraction steps the metrics need, each once, in a fixed order."""
     needed = {name for metric in metrics for name in metric.requires}
     return [extraction for name, extraction in EXTRACTIONS.items() if name in needed]
 
 
-__all__ = ["TRACE_METRICS", "Extraction", "Metric", "Outcome", "TraceView", "build_trace_view",
-           "extractions_for", "unknown_metrics"]  # fmt: skip
+__all__ = ["SESSION_METRICS", "TRACE_METRICS", "Extraction", "Metric", "Outcome", "SessionMetric",
+           "TraceSignals", "TraceView", "build_trace_view", "extractions_for", "unknown_metrics",
+           "unknown_session_metrics"]  # fmt: skip
