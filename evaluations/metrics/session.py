@@ -32,7 +32,7 @@ DEFAULT_SIGNAL_WEIGHTS: dict[str, float] = {
 
 LOOP_WINDOW = 3  # how many previous outputs a trace's output is compared with
 FLAG_RISK = 0.5  # a trace whose risk is above this (not equal) is flagged
-TOP_K_PERCENT = 15  # the share of riskiest traces agent_reliability averages, in percent
+TOP_K_SHARE = 0.15  # the share of the riskiest traces agent_reliability averages
 TOP_K_WEIGHT = 0.9  # raw risk = 0.9 · mean(top-k risks) + 0.1 · max risk
 REASON_TRACES = 3  # a reason names at most this many traces; details list them all
 WORD = re.compile(r"\w+")
@@ -47,15 +47,25 @@ def signal_weight_problems(overrides: dict | None) -> list[str]:
         return [
             f"signal_weights: must be an object of weights by signal name, not {type(overrides).__name__}"
         ]
-    problems = []
-    for name, weight in overrides.items():
-        if name not in SIGNALS:
-            problems.append(f"signal_weights.{name}: unknown signal; known: {', '.join(SIGNALS)}")
-        elif isinstance(weight, bool) or not isinstance(weight, Real) or not math.isfinite(weight):
-            problems.append(f"signal_weights.{name}: must be a finite number, not {weight!r}")
-        elif weight < 0:
-            problems.append(f"signal_weights.{name}: must be >= 0")
-    return problems
+    return [f"signal_weights.{name}: {problem}" for name, weight in overrides.items()
+            if (problem := _weight_problem(name, weight))]  # fmt: skip
+
+
+def _weight_problem(name: str, weight: object) -> str | None:
+    if name not in SIGNALS:
+        return f"unknown signal; known: {', '.join(SIGNALS)}"
+    # JSON true is a Python bool, which is an int: it is not a weight.
+    if isinstance(weight, bool) or not isinstance(weight, Real):
+        return f"must be a number, not {type(weight).__name__}"
+    try:
+        finite = math.isfinite(weight)
+    except OverflowError:  # a JSON integer too large for a float
+        finite = False
+    if not finite:
+        return "must be a finite number"
+    if weight < 0:
+        return "must be >= 0"
+    return None
 
 
 def signal_weights(overrides: dict | None) -> dict[str, float]:
@@ -64,7 +74,7 @@ def signal_weights(overrides: dict | None) -> dict[str, float]:
     weights = dict(DEFAULT_SIGNAL_WEIGHTS)
     if isinstance(overrides, dict):
         for name, weight in overrides.items():
-            if name in weights and not signal_weight_problems({name: weight}):
+            if _weight_problem(name, weight) is None:
                 weights[name] = float(weight)
     return weights
 
@@ -109,9 +119,9 @@ def token_jaccard(first: set[str], second: set[str]) -> float:
 def loop_detection(outputs: list[tuple[str, list[float] | None]]) -> list[float | None]:
     """The `loop_detection` signal of each trace of a session, in session order.
 
-    `outputs` holds each trace's output text and its embedding (None if embedding failed). A trace is
-    compared with the previous `LOOP_WINDOW` outputs: similarity = max over them of
-    clamp(cosine, 0, 1) × token-Jaccard, and the signal is 1 − similarity (0 = a repeat).
+    `outputs` holds each trace's output text (None counts as empty) and its embedding (None if
+    embedding failed). A trace is compared with the previous `LOOP_WINDOW` outputs: similarity = max
+    over them of clamp(cosine, 0, 1) × token-Jaccard, and the signal is 1 − similarity (0 = a repeat).
 
     - The first trace has nothing before it: 1.0, whatever its embedding.
     - A trace whose embedding failed: None (left out of the aggregation).
@@ -148,8 +158,8 @@ def shortfalls(signals: dict[str, float], weights: dict[str, float]) -> dict[str
 
 
 def top_k_count(n: int) -> int:
-    """k = max(1, ceil(0.15 · n)), in integers: 0.15 · n in floats is not always exact."""
-    return max(1, -(-TOP_K_PERCENT * n // 100))
+    """How many of the riskiest traces agent_reliability averages: k = max(1, ceil(0.15 · n))."""
+    return max(1, math.ceil(TOP_K_SHARE * n))
 
 
 @dataclass(frozen=True)
@@ -233,8 +243,8 @@ class AgentConsistency(SessionMetric):
         rms = math.sqrt(mean_u_squared)
         details.update(mean_u_squared=mean_u_squared, rms_u=rms)
         worst = sorted(used, key=lambda row: -row["u"])[:REASON_TRACES]
-        named = ", ".join(f"{row['trace_id']} (confidence {row['signals']['confidence']:.2f}, "
-                          f"u {row['u']:.2f})" for row in worst)  # fmt: skip
+        named = ", ".join(f"{row['trace_id']} (confidence {row['signals']['confidence']:.2f}, other signals "
+                          f"×{row['multiplier']:.2f}, u {row['u']:.2f})" for row in worst)  # fmt: skip
         reason = f"Instability {rms:.2f} (root mean square of u over {len(used)} traces), worst: {named}."
         return Outcome(clamp_unit(1.0 - rms), reason, details)
 
