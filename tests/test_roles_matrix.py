@@ -297,6 +297,11 @@ API_READS = [
     CFG, CFG + "/{config}", "/evaluations/trace-metrics", "/evaluations/providers", RUNS,
     RUNS + "/template?metric=confidence", RUNS + "/{run}", RUNS + "/{run}/scores",
     "/evaluations/session-metrics", SRUNS, SRUNS + "/{srun}", SRUNS + "/{srun}/scores",
+    *(f"/evaluations/analytics/{kind}-scores/{view}?metric_name=confidence"
+      for kind in ("trace", "session") for view in ("summary", "trend", "distribution")),
+    "/evaluations/analytics/trace-scores/agreement?metric_name=confidence",
+    "/evaluations/analytics/session-scores/history/{session}?metric_name=agent_reliability",
+    "/evaluations/analytics/session-scores/comparison?metric_name=agent_reliability",
 ]  # fmt: skip
 PAGE_READS = ["/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/"]
 
