@@ -1,6 +1,6 @@
 """Session metrics and session evaluation runs: the run views of `runs.py` for sessions."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,8 +25,13 @@ class SessionEvalRunFiltersSerializer(serializers.Serializer):
     min_trace_count = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=10**6)
 
 
+@extend_schema_field({"type": "string", "enum": list(SESSION_METRICS)})
+class SessionMetricNameField(serializers.CharField):
+    """A session metric's name; an unknown one is the service's 400 naming it, as the guide says."""
+
+
 class SessionRunRequestSerializer(RunRequestSerializer):
-    metrics = serializers.ListField(child=serializers.CharField(max_length=100), min_length=1, max_length=20)
+    metrics = serializers.ListField(child=SessionMetricNameField(max_length=100), min_length=1, max_length=20)
     signal_weights = serializers.DictField(
         child=serializers.FloatField(), required=False, allow_null=True,
         help_text=f"Override default signal weights ({', '.join(SIGNALS)}); each >= 0.",
