@@ -1,5 +1,6 @@
 """The judge through litellm, over HTTP, against the OpenAI-compatible stub on 127.0.0.1."""
 
+import jsonschema
 import pytest
 
 from evaluations import judge
@@ -62,6 +63,24 @@ def test_output_off_the_schema_is_repaired_then_refused(config, judge_stub):
     with pytest.raises(judge.JudgeError, match="rating"):
         judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
     assert len(judge_stub.calls) == 2
+
+
+def test_a_schema_is_checked_once_however_many_answers_follow_it(config, judge_stub, monkeypatch):
+    checked = []
+    check_schema = jsonschema.Draft202012Validator.check_schema.__func__
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema",
+                        classmethod(lambda cls, schema, **kw: checked.append(schema) or check_schema(cls, schema, **kw)))  # fmt: skip
+    judge._validator.cache_clear()
+    for _ in range(3):
+        judge.complete_json(config, MESSAGES, SCHEMA, "step_efficiency")
+    assert checked == [SCHEMA] and len(judge_stub.calls) == 3
+
+
+def test_a_malformed_schema_is_refused_before_any_answer_is_trusted():
+    with pytest.raises(jsonschema.SchemaError):
+        judge._parse(
+            '{"rating": "good"}', {"type": "object", "properties": {"rating": {"type": "no-such-type"}}}
+        )
 
 
 def test_embeddings_come_back_in_order(config, judge_stub):
