@@ -29,8 +29,6 @@ from .session_runs import SESSION_RUNS
 from .trace_runs import TRACE_RUNS
 
 FINISHED = (EvalRunStatus.COMPLETED, EvalRunStatus.FAILED, EvalRunStatus.CANCELLED)
-# Targets per message: a worker scores one message's targets side by side.
-TARGETS_PER_MESSAGE = 8
 # Expected size of a judge's answer, for dry-run estimates.
 COMPLETION_TOKENS_ESTIMATE = 200
 # The kinds of run: what their targets are and how one is evaluated. Everything else is shared.
@@ -210,8 +208,9 @@ def _send(target_ids: list[int]) -> int:
     from evaluations.tasks import evaluate_targets  # tasks import this module
 
     EvalTarget.objects.filter(pk__in=target_ids).update(dispatched_at=timezone.now())
-    for start in range(0, len(target_ids), TARGETS_PER_MESSAGE):
-        evaluate_targets.send(target_ids[start : start + TARGETS_PER_MESSAGE])
+    size = settings.PANDAPROBE_RUN_TARGETS_PER_MESSAGE
+    for start in range(0, len(target_ids), size):
+        evaluate_targets.send(target_ids[start : start + size])
     return len(target_ids)
 
 

@@ -37,6 +37,7 @@ from .session_scores import session_score_create
 from .trace_runs import (
     ESTIMATE_SAMPLE,
     check_names,
+    database_idle,
     ids_matching,
     judged_score_store,
     metric_result_store,
@@ -166,6 +167,7 @@ class _Signals:
                     to_judge[t.trace_id].append(metric)
             if not self._known(t, LOOP, own, newest, {}, {"window": t.window}):
                 loops.append(t)
+        database_idle()
         usage = self._judge(traces, to_judge)
         if loops:
             usage.add(self._loops(traces, loops))

@@ -7,7 +7,7 @@ import math
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from evaluations import judge
 from evaluations.metrics import TRACE_METRICS, build_trace_view, extractions_for, unknown_metrics
@@ -56,6 +56,15 @@ def trace_view_chars(project_id, trace_ids: list) -> list[int]:
         if loaded is not None:
             chars.append(len(build_trace_view(*loaded, token_budget=settings.PANDAPROBE_JUDGE_TRACE_TOKENS).text))
     return chars
+
+
+def database_idle() -> None:
+    """Give this thread's database connection back while it waits seconds on the judge, so a worker's
+    many targets in flight hold connections only while they read or write (the next query
+    reconnects). Not inside a transaction, and not on SQLite, whose in-memory test databases live
+    and die with their connection."""
+    if connection.vendor != "sqlite" and not connection.in_atomic_block:
+        connection.close()
 
 
 def score_metadata(result: MetricResult, model: str | None, **extra) -> dict:
@@ -142,6 +151,7 @@ class TraceRuns:
         if not metrics:
             return judge.Usage()
         view = build_trace_view(*loaded, token_budget=settings.PANDAPROBE_JUDGE_TRACE_TOKENS)
+        database_idle()
         evaluation = evaluate_trace(judge.JudgeConfig.from_settings(run.model), view, metrics)
         access = ProjectAccess.system(run.project)
         for result in evaluation.results:
