@@ -43,6 +43,8 @@ from .scores import trace_score_create
 FINISHED = (EvalRunStatus.COMPLETED, EvalRunStatus.FAILED, EvalRunStatus.CANCELLED)
 # Targets per message: a worker scores one message's targets side by side.
 TARGETS_PER_MESSAGE = 8
+# Traces a run made from a list of ids may hold (the batch API's limit too).
+MAX_BATCH_TRACES = 10_000
 # Expected size of a judge's answer, for dry-run estimates.
 COMPLETION_TOKENS_ESTIMATE = 200
 
@@ -96,6 +98,10 @@ def _matching_trace_ids(access: ProjectAccess, filters: dict, sampling_rate: flo
         raise InvalidRequest(f"filters: {'; '.join(error.messages)}") from None
     except KeyError as error:
         raise InvalidRequest(f"filters: unknown filter {error.args[0]}") from None
+    return _sampled(ids, sampling_rate, seed)
+
+
+def _sampled(ids: list, sampling_rate: float, seed: int | None) -> list:
     ids = selectors.sample(ids, sampling_rate, seed)
     if not ids:
         raise RuleViolation("No trace matches the filters (after sampling): nothing to evaluate")
@@ -172,6 +178,29 @@ def eval_run_create_batch(
         return _plan(access, config, trace_ids, metric_names)
     fields = {"name": name, "filters": {"trace_ids": [str(t) for t in trace_ids]}, "model": config.model}
     return _create(access, trace_ids=trace_ids, metric_names=metric_names, fields=fields)
+
+
+def eval_run_create_from_explorer(
+    *, access: ProjectAccess, scope: selectors.ExplorerScope, metrics: list[str], sampling_rate: float = 1.0,
+    seed: int | None = None, model: str | None = None, name: str | None = None, dry_run: bool = False,
+) -> EvalRun | RunPlan:  # fmt: skip
+    """A run over exactly the traces the trace explorer shows for a query (`explorer_run_scope`):
+    a filter run when a run's filters can say the same, else a run of the matching ids, sampled the
+    way a filter run samples; 422 when more than `MAX_BATCH_TRACES` would be evaluated by id."""
+    access.require(Action.RUN_MANAGE)
+    options = {"access": access, "metrics": metrics, "model": model, "name": name, "dry_run": dry_run}
+    if scope.filters is not None:
+        return eval_run_create(filters=scope.filters, sampling_rate=sampling_rate, seed=seed, **options)
+    expected = round(scope.total * min(sampling_rate, 1.0))
+    if expected > MAX_BATCH_TRACES:
+        raise RuleViolation(
+            f"This filter ({', '.join(scope.unsupported)}) cannot be stored as a run's filters, so the run "
+            f"would list its {expected:,} traces by id; at most {MAX_BATCH_TRACES:,} can be: narrow the "
+            "filter or lower the sampling rate"
+        )
+    # In id order, as a filter run samples them: the same seed picks the same traces.
+    ids = _sampled(list(scope.traces.order_by("pk").values_list("pk", flat=True)), sampling_rate, seed)
+    return eval_run_create_batch(trace_ids=ids, **options)
 
 
 def eval_run_retry(*, access: ProjectAccess, run: EvalRun) -> EvalRun:
