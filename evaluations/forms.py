@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django.utils.html import format_html
 
 from pandaprobe.traces.models import TraceStatus
 
@@ -276,3 +277,54 @@ class ItemReviewForm(forms.Form):
             field = fields_by_name.get(key, key if key in self.fields and key != "item" else None)
             for message in messages:
                 self.add_error(field, message)
+
+
+class RunCreateForm(forms.Form):
+    """Start (or preview) an evaluation run over the trace explorer's current filter."""
+
+    PREVIEW = "preview"
+    START = "start"
+
+    metrics = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, choices=[])
+    sampling_rate = forms.FloatField(
+        min_value=0.0, max_value=1.0, initial=1.0, help_text="The share of the matching traces to evaluate."
+    )
+    seed = forms.IntegerField(
+        required=False, min_value=0, max_value=2**62, help_text="The same seed samples the same traces."
+    )
+    model = forms.CharField(required=False, max_length=255)
+    name = forms.CharField(required=False, max_length=255)
+    action = forms.ChoiceField(choices=[(PREVIEW, "Preview"), (START, "Start")], initial=PREVIEW)
+
+    def __init__(self, *args, metrics: dict, default_model: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The label carries the description: markup built by format_html, so the values are escaped.
+        self.fields["metrics"].choices = [
+            (name, format_html("<b>{}</b> <span class='muted'>{}</span>", name, metric.description))
+            for name, metric in metrics.items()
+        ]
+        self.fields["model"].widget.attrs["placeholder"] = default_model or "e.g. openai/gpt-4o-mini"
+
+    @property
+    def dry_run(self) -> bool:
+        return self.cleaned_data["action"] == self.PREVIEW
+
+    def run_options(self) -> dict:
+        """Keyword arguments of `eval_run_create_from_explorer`, from a valid form."""
+        data = self.cleaned_data
+        return {
+            "metrics": data["metrics"],
+            "sampling_rate": data["sampling_rate"],
+            "seed": data["seed"],
+            "model": data["model"].strip() or None,
+            "name": data["name"].strip() or None,
+            "dry_run": self.dry_run,
+        }
+
+    def add_service_error(self, message: str) -> None:
+        """A service's message beside the field it starts with (`metrics: unknown ...`), else on top."""
+        field, _, rest = message.partition(": ")
+        if rest and field in self.fields:
+            self.add_error(field, rest)
+        else:
+            self.add_error(None, message)

@@ -32,3 +32,16 @@ urlpatterns += [
     path("queues/<uuid:queue_id>/", queue_views.queue_detail, name="queue-detail"),
     path("queues/<uuid:queue_id>/work/", queue_views.queue_work, name="queue-work"),
 ]
+
+# Evaluation runs (part of issue 9).
+from .views import runs as run_views  # noqa: E402
+
+urlpatterns += [
+    path("runs/", run_views.run_list, name="run-list"),
+    path("runs/new/", run_views.run_create, name="run-create"),
+    path("runs/<uuid:run_id>/", run_views.run_detail, name="run-detail"),
+    path("runs/<uuid:run_id>/progress", run_views.run_progress_json, name="run-progress"),
+    path("runs/<uuid:run_id>/retry/", run_views.run_retry, name="run-retry"),
+    path("runs/<uuid:run_id>/cancel/", run_views.run_cancel, name="run-cancel"),
+    path("runs/<uuid:run_id>/delete/", run_views.run_delete, name="run-delete"),
+]

@@ -138,6 +138,10 @@ PAGE_MATRIX = [
     ("/app/traces/{trace}/score/",      "score form",    302,   302,     404),
     ("/app/sessions/{session}/",        "score form",    302,   302,     404),
     ("/app/queues/new/",                "queue form",    302,   403,     422),
+    ("/app/runs/new/",                  "run form",      302,   403,     422),
+    ("/app/runs/{run}/retry/",          "empty form",    302,   403,     404),
+    ("/app/runs/{run}/cancel/",         "empty form",    302,   403,     404),
+    ("/app/runs/{run}/delete/",         "empty form",    302,   403,     404),
 ]  # fmt: skip
 PAGE_ACTORS = (ADMIN, REVIEWER, NON_MEMBER)
 FORMS: dict[str, Callable[[dict], dict]] = {
@@ -147,6 +151,9 @@ FORMS: dict[str, Callable[[dict], dict]] = {
         "reviewers_per_item": 1, "hold_minutes": 10, "source": "selection", "trace_ids": ids["trace"],
         "limit": 100,
     },  # fmt: skip
+    # Every trace of the browser's current project (a non-member's own project has none: 422).
+    "run form": lambda ids: {"metrics": ["confidence"], "sampling_rate": "1", "action": "start"},
+    "empty form": lambda ids: {},
 }
 
 
@@ -303,7 +310,10 @@ API_READS = [
     "/evaluations/analytics/session-scores/history/{session}?metric_name=agent_reliability",
     "/evaluations/analytics/session-scores/comparison?metric_name=agent_reliability",
 ]  # fmt: skip
-PAGE_READS = ["/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/"]
+PAGE_READS = [
+    "/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/",
+    "/app/runs/", "/app/runs/{run}/", "/app/runs/{run}/progress",
+]  # fmt: skip
 
 
 def test_a_reviewer_reads_everything(world, clients, client, reviewer):

@@ -98,7 +98,9 @@ class CreateEvalRunRequestSerializer(RunRequestSerializer):
 
 
 class CreateBatchEvalRunRequestSerializer(RunRequestSerializer):
-    trace_ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=10_000)
+    trace_ids = serializers.ListField(
+        child=serializers.UUIDField(), min_length=1, max_length=services.MAX_BATCH_TRACES
+    )
 
 
 class EvalRunResponseSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, prefetch_related_objects
+from django.http import QueryDict
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
@@ -55,6 +56,14 @@ def score_config_for_input(*, project, config_id) -> ScoreConfig | None:
 
 
 # --- trace explorer ------------------------------------------------------------------------------
+
+
+def explorer_params(query: QueryDict) -> QueryDict:
+    """The explorer's query string as the trace filters read it: tags may be typed comma-separated."""
+    params = query.copy()
+    tags = [tag.strip() for raw in query.getlist("tags") for tag in raw.split(",") if tag.strip()]
+    params.setlist("tags", tags)
+    return params
 
 
 def explorer_traces(*, project, params) -> QuerySet:

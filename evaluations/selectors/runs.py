@@ -1,6 +1,7 @@
 """Reads for evaluation runs: the runs, what they target, their scores, and what a target scores."""
 
 import random
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -8,11 +9,12 @@ from django.http import QueryDict
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
+from pandaprobe.traces.filters import TraceFilter
 from pandaprobe.traces.models import Span, Trace
 from pandaprobe.traces.selectors import session_ids_matching as session_ids_of
 from pandaprobe.traces.selectors import trace_list, traces_of
 
-from ..filters import DeleteRunParams, EvalRunFilter
+from ..filters import DeleteRunParams, EvalRunFilter, TraceScorePresenceFilter
 from ..models import (
     EvalRun,
     EvalRunStatus,
@@ -24,6 +26,7 @@ from ..models import (
     SessionScore,
     TraceScore,
 )
+from .annotations import explorer_traces
 
 # EvalRunFilters (the API's names) -> the trace list's query parameters (one filter implementation).
 RUN_FILTER_PARAMS = {
@@ -38,16 +41,18 @@ SPAN_FIELDS = (
 )  # fmt: skip
 
 
-def runs_of(project, *, target_type: str) -> QuerySet:
-    return EvalRun.objects.filter(project=project, target_type=target_type)
+def runs_of(project, *, target_type: str | None = None) -> QuerySet:
+    """The project's runs of one kind, or of every kind (the pages list trace and session runs)."""
+    runs = EvalRun.objects.filter(project=project)
+    return runs if target_type is None else runs.filter(target_type=target_type)
 
 
-def eval_run_get(*, project, run_id, target_type: str) -> EvalRun:
+def eval_run_get(*, project, run_id, target_type: str | None = None) -> EvalRun:
     return get_or_not_found(runs_of(project, target_type=target_type), "Eval run not found", pk=run_id)
 
 
-def eval_run_list(*, project, target_type: str, params) -> QuerySet:
-    """The project's runs of one kind, newest first, filtered by `status` (422 on a bad one)."""
+def eval_run_list(*, project, params, target_type: str | None = None) -> QuerySet:
+    """The project's runs (of one kind, or all), newest first, filtered by `status` (422 on a bad one)."""
     filterset = require_valid(EvalRunFilter(params, queryset=runs_of(project, target_type=target_type)))
     return filterset.qs.order_by("-created_at", "-id")
 
@@ -64,6 +69,44 @@ def trace_filter_params(filters: dict) -> dict:
             continue
         params[RUN_FILTER_PARAMS[key]] = value
     return params
+
+
+@dataclass(frozen=True)
+class ExplorerScope:
+    """The traces the explorer shows for a query, in the form a run takes them: the run's `filters`
+    when they can say the same, else (`unsupported` names the explorer filters they cannot) the
+    matching `traces`, to be run by id."""
+
+    total: int
+    filters: dict | None
+    unsupported: list[str]
+    traces: QuerySet
+
+
+def _explorer_filters_used(params: QueryDict) -> set[str]:
+    # Sorting and paging change no trace's membership; empty boxes of the explorer's form filter nothing.
+    names = set(TraceFilter.base_filters) | set(TraceScorePresenceFilter.base_filters)
+    names -= {"sort_by", "sort_order"}
+    return {name for name in names if any(value.strip() for value in params.getlist(name))}
+
+
+def _run_filters(params: QueryDict) -> dict:
+    filters = {}
+    for key, param in RUN_FILTER_PARAMS.items():
+        values = [value for value in params.getlist(param) if value.strip()]
+        if values:
+            # The explorer's filters read the last value of a repeated parameter, and every tag.
+            filters[key] = values if key == "tags" else values[-1]
+    return filters
+
+
+def explorer_run_scope(*, project, params: QueryDict) -> ExplorerScope:
+    """What a run started from the explorer's query (`explorer_params`) evaluates: exactly the
+    explorer's rows. A `ValidationError` naming the parameter when the explorer would refuse it."""
+    traces = explorer_traces(project=project, params=params)
+    unsupported = sorted(_explorer_filters_used(params) - set(RUN_FILTER_PARAMS.values()))
+    filters = None if unsupported else _run_filters(params)
+    return ExplorerScope(total=traces.count(), filters=filters, unsupported=unsupported, traces=traces)
 
 
 def trace_ids_matching(*, project, filters: dict) -> list[UUID]:

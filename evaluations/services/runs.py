@@ -29,6 +29,8 @@ from .session_runs import SESSION_RUNS
 from .trace_runs import TRACE_RUNS
 
 FINISHED = (EvalRunStatus.COMPLETED, EvalRunStatus.FAILED, EvalRunStatus.CANCELLED)
+# Traces a run made from a list of ids may hold (the batch API's limit too).
+MAX_BATCH_TRACES = 10_000
 # Expected size of a judge's answer, for dry-run estimates.
 COMPLETION_TOKENS_ESTIMATE = 200
 # The kinds of run: what their targets are and how one is evaluated. Everything else is shared.
@@ -91,6 +93,13 @@ def _create(kind, access: ProjectAccess, *, ids: list, metric_names, fields: dic
     return run
 
 
+def _sampled(kind, ids: list, sampling_rate: float, seed: int | None) -> list:
+    ids = selectors.sample(ids, sampling_rate, seed)
+    if not ids:
+        raise RuleViolation(f"No {kind.noun} matches the filters (after sampling): nothing to evaluate")
+    return ids
+
+
 def _prepare(kind, access: ProjectAccess, metrics: list[str], model: str | None, options: dict):
     access.require(Action.RUN_MANAGE)
     metric_names = kind.check_metrics(metrics)
@@ -112,9 +121,7 @@ def run_by_filter(
     for the same `seed`). 400 for an unknown metric or a bad filter; 422 when nothing matches or no
     judge is configured. With `dry_run`, the plan, and nothing is created."""
     metric_names, config, options = _prepare(kind, access, metrics, model, options)
-    ids = selectors.sample(kind.matching(access, filters or {}), sampling_rate, seed)
-    if not ids:
-        raise RuleViolation(f"No {kind.noun} matches the filters (after sampling): nothing to evaluate")
+    ids = _sampled(kind, kind.matching(access, filters or {}), sampling_rate, seed)
     fields = {"name": name, "filters": filters or {}, "sampling_rate": sampling_rate, "seed": seed, "options": options}
     return _start(kind, access, config, ids, metric_names, dry_run, fields)
 
@@ -152,6 +159,29 @@ def session_eval_run_create(**arguments) -> EvalRun | RunPlan:
 def session_eval_run_create_batch(*, session_ids: list, **arguments) -> EvalRun | RunPlan:
     """A session run over the listed sessions (`run_by_ids`), with optional `signal_weights`."""
     return run_by_ids(SESSION_RUNS, ids=session_ids, **arguments)
+
+
+def eval_run_create_from_explorer(
+    *, access: ProjectAccess, scope: selectors.ExplorerScope, metrics: list[str], sampling_rate: float = 1.0,
+    seed: int | None = None, model: str | None = None, name: str | None = None, dry_run: bool = False,
+) -> EvalRun | RunPlan:  # fmt: skip
+    """A run over exactly the traces the trace explorer shows for a query (`explorer_run_scope`):
+    a filter run when a run's filters can say the same, else a run of the matching ids, sampled the
+    way a filter run samples; 422 when more than `MAX_BATCH_TRACES` would be evaluated by id."""
+    access.require(Action.RUN_MANAGE)
+    options = {"access": access, "metrics": metrics, "model": model, "name": name, "dry_run": dry_run}
+    if scope.filters is not None:
+        return eval_run_create(filters=scope.filters, sampling_rate=sampling_rate, seed=seed, **options)
+    expected = round(scope.total * min(sampling_rate, 1.0))
+    if expected > MAX_BATCH_TRACES:
+        raise RuleViolation(
+            f"This filter ({', '.join(scope.unsupported)}) cannot be stored as a run's filters, so the run "
+            f"would list its {expected:,} traces by id; at most {MAX_BATCH_TRACES:,} can be: narrow the "
+            "filter or lower the sampling rate"
+        )
+    # In id order, as a filter run samples them: the same seed picks the same traces.
+    ids = _sampled(TRACE_RUNS, list(scope.traces.order_by("pk").values_list("pk", flat=True)), sampling_rate, seed)
+    return eval_run_create_batch(trace_ids=ids, **options)
 
 
 def eval_run_retry(*, access: ProjectAccess, run: EvalRun) -> EvalRun:

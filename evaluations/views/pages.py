@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -37,7 +37,7 @@ SESSIONS_PER_PAGE = 50
 SESSION_TRACES_PER_PAGE = 100
 MAX_PAGE = 10**6
 # Where switching project may return to: pages that hold no id of the project left behind.
-LANDING_PAGES = ("trace-list", "session-list", "queue-list")
+LANDING_PAGES = ("trace-list", "session-list", "queue-list", "run-list")
 
 
 # --- the current project (which one it is: `pandaprobe.projects.access.browser_access`) -----------
@@ -69,15 +69,7 @@ def _safe_next(request: HttpRequest) -> str:
 # --- trace explorer ------------------------------------------------------------------------------
 
 
-def _explorer_params(query: QueryDict) -> QueryDict:
-    """The explorer's query string as the trace filters read it: tags may be typed comma-separated."""
-    params = query.copy()
-    tags = [tag.strip() for raw in query.getlist("tags") for tag in raw.split(",") if tag.strip()]
-    params.setlist("tags", tags)
-    return params
-
-
-def _error_messages(error: ValidationError) -> dict[str, list[str]]:
+def error_messages(error: ValidationError) -> dict[str, list[str]]:
     """Messages by field; errors of no field go under "general" (templates cannot read "__all__")."""
     detail = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
     return {("general" if key == "__all__" else key): messages for key, messages in detail.items()}
@@ -89,11 +81,11 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     try:
         traces = annotation_selectors.explorer_traces(
-            project=access.project, params=_explorer_params(request.GET)
+            project=access.project, params=annotation_selectors.explorer_params(request.GET)
         )
         page = Paginator(traces, TRACES_PER_PAGE).get_page(request.GET.get("page"))
     except ValidationError as error:
-        errors = _error_messages(error)
+        errors = error_messages(error)
         page = Paginator([], TRACES_PER_PAGE).get_page(1)
     scores = latest_scores_for_traces(project=access.project, trace_ids=[t.pk for t in page])
     context = {
@@ -107,6 +99,7 @@ def trace_list(request: HttpRequest) -> HttpResponse:
         "statuses": TraceStatus.values,
         "sort_fields": list(TraceFilter.SORT_FIELDS),
         "detail_query": request.GET.urlencode(),
+        "can_manage_runs": access.can(Action.RUN_MANAGE),
     }
     return render(request, "evaluations/trace_list.html", context, status=400 if errors else 200)
 
@@ -238,7 +231,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
             offset=(number - 1) * SESSIONS_PER_PAGE,
         )
     except ValidationError as error:
-        errors, result = _error_messages(error), {"items": [], "total": 0}
+        errors, result = error_messages(error), {"items": [], "total": 0}
     ids = [row["session_id"] for row in result["items"]]
     scores = session_selectors.latest_scores_for_sessions(project=access.project, session_ids=ids)
     context = {
