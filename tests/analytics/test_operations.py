@@ -489,3 +489,28 @@ def test_the_migration_fills_in_the_split_of_stored_spans(project):
     assert sorted(Span.objects.values_list("prompt_tokens", "completion_tokens")) == [(0, 0), (2, 0), (7, 3)]
     assert Trace.objects.get(pk=stored.pk).prompt_tokens == 9
     assert Trace.objects.get(pk=stored.pk).completion_tokens == 3
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day", "week"])
+def test_postgresql_knows_how_many_buckets_a_window_has(api, project, granularity):
+    """The bucket statistics of traces migration 0004 match the SQL the selector sends: the planner
+    estimates the bucket count instead of one group per trace."""
+    from importlib import import_module
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    with connection.schema_editor() as editor:  # the tests' tables come from the models, not migrations
+        import_module("pandaprobe.traces.migrations.0004_started_bucket_statistics").create(None, editor)
+    for half_hour in range(96):  # two a hour for two days
+        trace(project, JAN + timedelta(minutes=30 * half_hour))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE traces_trace")
+    with CaptureQueriesContext(connection) as queries:
+        analytics(api, granularity=granularity)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + queries.captured_queries[-1]["sql"])
+        estimated = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+    assert estimated == {"hour": 48, "day": 2, "week": 1}[granularity]
