@@ -5,7 +5,7 @@ sessions per bucket, and the project's end users. Every figure is computed by th
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Aggregate, Avg, Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Trunc
 from django.utils.dateparse import parse_datetime
 
@@ -36,7 +36,7 @@ def _checked(project, params, form_class) -> tuple[QuerySet, dict]:
     return traces, options
 
 
-def _bucket(field: str, granularity: str) -> Trunc:
+def _bucket(field: str | Aggregate, granularity: str) -> Trunc:
     # In UTC whatever the server's zone: bucket edges are the same for every client.
     return Trunc(field, granularity, tzinfo=UTC)
 
