@@ -286,6 +286,9 @@ API_READS = [
     TS, TS + "/export?format=csv", TS + "/{trace}", TS + "/{own_ts}/history", SS, SS + "/{session}",
     CFG, CFG + "/{config}", "/evaluations/trace-metrics", "/evaluations/providers", RUNS,
     RUNS + "/template?metric=confidence", RUNS + "/{run}", RUNS + "/{run}/scores",
+    "/traces/analytics?started_after=2020-01-01T00:00:00Z&started_before=2100-01-01T00:00:00Z",
+    "/sessions/analytics?started_after=2020-01-01T00:00:00Z&started_before=2100-01-01T00:00:00Z",
+    "/traces/users", "/me",
 ]  # fmt: skip
 PAGE_READS = ["/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/"]
 
