@@ -6,8 +6,9 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = "Analytics"
 
-    def ready(self):
-        from .selectors.sql import register_sqlite_functions
+    def ready(self) -> None:
+        from .functions import sqlite_functions_register
 
-        # Plumbing, not business logic: SQLite has no median aggregate of its own.
-        connection_created.connect(register_sqlite_functions, dispatch_uid="analytics-sqlite-functions")
+        # SQLite has no percentile_cont; each new connection gets ours (not business logic: a SQL
+        # function, as Django registers its own on SQLite connections).
+        connection_created.connect(sqlite_functions_register, dispatch_uid="analytics-sqlite-functions")

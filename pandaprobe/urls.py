@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 
 from pandaprobe.api import paths
 from pandaprobe.api.views import HealthView
+from pandaprobe.projects.api import MeView
 from pandaprobe.projects.throttling import login_throttled
 
 # Before the included URLconfs are read. The API's converters let a bad value through to the view,
@@ -30,6 +31,10 @@ urlpatterns = [
         name="docs",
     ),
     path("", RedirectView.as_view(pattern_name="trace-list"), name="home"),
+    path("me", MeView.as_view(), name="api-me"),
+    # Before the traces' routes, which would read `traces/analytics` as a trace id and
+    # `sessions/analytics` as a session id.
+    path("", include("analytics.operations_urls")),
     path("", include("pandaprobe.traces.api.urls")),
     # Before "evaluations/": the analytics are their own app (it reads evaluations; nothing imports it).
     path("evaluations/analytics/", include("analytics.urls")),

@@ -309,6 +309,9 @@ API_READS = [
     "/evaluations/analytics/trace-scores/agreement?metric_name=confidence",
     "/evaluations/analytics/session-scores/history/{session}?metric_name=agent_reliability",
     "/evaluations/analytics/session-scores/comparison?metric_name=agent_reliability",
+    "/traces/analytics?started_after=2020-01-01T00:00:00Z&started_before=2100-01-01T00:00:00Z",
+    "/sessions/analytics?started_after=2020-01-01T00:00:00Z&started_before=2100-01-01T00:00:00Z",
+    "/traces/users", "/me",
 ]  # fmt: skip
 PAGE_READS = [
     "/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/",

@@ -25,7 +25,7 @@ from pandaprobe.errors import NotFound
 from pandaprobe.traces.filters import ordered
 
 from .. import filters as f
-from .sql import BucketIndex, Median
+from ..functions import BucketIndex, Median
 
 COMPARISON_MAX_LIMIT, COMPARISON_DEFAULT_LIMIT = 100, 20
 # The scores whose value enters a statistic.

@@ -104,7 +104,8 @@ EXTRA_STATUSES: dict[str, set[int]] = {
 }
 # Operations where a well-formed request can still break a rule that JSON Schema cannot state (a value
 # outside its config's range or not of its data type, a range whose max is below its min, an end before
-# the start): their 422 is either shape. tests/test_fuzz_openapi.py reads them from the document.
+# the start, a time window that runs backwards): their 422 is either shape. tests/test_fuzz_openapi.py
+# reads them from the document.
 RULE_OPERATIONS = {
     "ingest_trace", "add_spans", "update_trace", "update_span",
     "create_trace_score", "update_trace_score", "create_session_score", "update_session_score",
@@ -115,6 +116,7 @@ RULE_OPERATIONS = {
     "get_trace_score_analytics_distribution", "get_session_score_analytics_summary",
     "get_session_score_analytics_trend", "get_session_score_analytics_distribution",
     "get_session_score_comparison", "get_trace_score_agreement",
+    "get_trace_analytics", "get_session_analytics",  # started_before must be later than started_after
 }  # fmt: skip
 
 

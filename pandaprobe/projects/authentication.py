@@ -92,6 +92,15 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
+        token = self.valid_token(request)
+        if token is None:
+            return None
+        access = user_project_access(token.user, _parse_project_id(request.META.get("HTTP_X_PROJECT_ID")))
+        self.record_use(token)
+        return token.user, access
+
+    def valid_token(self, request):
+        """The request's active, unexpired access token; None without a Bearer header; 401 otherwise."""
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, raw_token = header.partition(" ")
         if scheme.lower() != "bearer":
@@ -102,13 +111,25 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise _failed(request, "Invalid or revoked access token")
         if selectors.is_expired(token.expires_at):
             raise _failed(request, "Access token has expired")
-        access = user_project_access(token.user, _parse_project_id(request.META.get("HTTP_X_PROJECT_ID")))
+        return token
+
+    def record_use(self, token) -> None:
         if services.credential_touch_due(token.last_used_at):
             _record_use(token, tasks.record_access_token_use, token_id=str(token.pk))
-        return token.user, access
 
     def authenticate_header(self, request) -> str:
         return "Bearer"
+
+
+class BearerUserAuthentication(BearerTokenAuthentication):
+    """A Bearer token's user, in no project (`GET /me`): no X-Project-ID, and `request.auth` is None."""
+
+    def authenticate(self, request):
+        token = self.valid_token(request)
+        if token is None:
+            return None
+        self.record_use(token)
+        return token.user, None
 
 
 class SessionProjectAuthentication(SessionAuthentication):

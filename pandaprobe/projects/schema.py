@@ -27,6 +27,21 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         return [{"type": "http", "scheme": "bearer"}, _header("X-Project-ID")]
 
 
+class BearerUserScheme(OpenApiAuthenticationExtension):
+    """A Bearer token alone (`GET /me`): the user, in no project. It requires the `HTTPBearer` scheme
+    that `BearerTokenScheme` defines, and defines none of its own: one name, one definition (a second
+    definition of the same name is a drf-spectacular warning)."""
+
+    target_class = "pandaprobe.projects.authentication.BearerUserAuthentication"
+    name: list[str] = []
+
+    def get_security_requirement(self, auto_schema):
+        return {"HTTPBearer": []}
+
+    def get_security_definition(self, auto_schema):
+        return []
+
+
 class SessionProjectScheme(OpenApiAuthenticationExtension):
     """The browser's session cookie; the project comes from X-Project-ID or the session itself."""
 

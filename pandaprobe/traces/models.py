@@ -45,7 +45,7 @@ class SpanStatus(models.TextChoices):
 class Trace(models.Model):
     """One agent run. `trace_id` is the client's id and unique across projects.
 
-    `latency_ms`, `span_count`, `total_tokens` and `total_cost` are kept by the ingestion service
+    `latency_ms`, `span_count`, the token counts and `total_cost` are kept by the ingestion service
     so lists, sorts and session aggregates never have to read spans.
     """
 
@@ -67,6 +67,10 @@ class Trace(models.Model):
     latency_ms = models.FloatField(null=True, blank=True)
     span_count = models.IntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
+    # Kept like total_tokens so the token analytics read traces only: summed from the spans, a
+    # 30-day chart over 1,000,000 traces joined a span each (benchmarks/bench_ops_analytics.py).
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
     total_cost = models.FloatField(default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -108,6 +112,9 @@ class Span(models.Model):
     model_parameters = models.JSONField(null=True, blank=True)
     cost = models.JSONField(null=True, blank=True)
     total_tokens = models.BigIntegerField(default=0)
+    # The first prompt/completion pair of token_usage (`span_token_split`); 0 when none is given.
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
     total_cost = models.FloatField(default=0.0)
 
     class Meta:

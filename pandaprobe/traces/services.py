@@ -31,7 +31,10 @@ SPAN_SCALAR_FIELDS = (
     "parent_span_id", "name", "kind", "status", "input", "output", "model", "token_usage", "started_at",
     "ended_at", "error", "completion_start_time", "model_parameters", "cost",
 )  # fmt: skip
-SPAN_UPSERT_FIELDS = [*SPAN_SCALAR_FIELDS, "metadata", "total_tokens", "total_cost"]
+SPAN_TOTALS = ["total_tokens", "prompt_tokens", "completion_tokens", "total_cost"]
+SPAN_UPSERT_FIELDS = [*SPAN_SCALAR_FIELDS, "metadata", *SPAN_TOTALS]
+# What `_refresh_totals` changes on a trace.
+TRACE_TOTALS = ["span_count", *SPAN_TOTALS, "updated_at"]
 TOKEN_PARTS = (("prompt_tokens", "completion_tokens"), ("input_tokens", "output_tokens"), ("input", "output"))
 # The token_usage keys the totals are computed from (validated as whole numbers on the way in).
 TOKEN_COUNT_KEYS = ("total_tokens", *(key for pair in TOKEN_PARTS for key in pair))
@@ -44,18 +47,19 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def span_total_tokens(token_usage: dict | None) -> int:
-    """`total_tokens` when given, else the sum of the first known prompt/completion pair."""
-    if not token_usage:
-        return 0
-    total = _number(token_usage.get("total_tokens"))
-    if total is not None:
-        return int(total)
-    for first, second in TOKEN_PARTS:
+def span_token_split(token_usage: dict | None) -> tuple[int, int]:
+    """(prompt, completion) tokens: the first known pair of TOKEN_PARTS, a missing half 0."""
+    for first, second in TOKEN_PARTS if token_usage else ():
         parts = [_number(token_usage.get(first)), _number(token_usage.get(second))]
         if any(part is not None for part in parts):
-            return int(sum(part or 0 for part in parts))
-    return 0
+            return int(parts[0] or 0), int(parts[1] or 0)
+    return 0, 0
+
+
+def span_total_tokens(token_usage: dict | None) -> int:
+    """`total_tokens` when given, else the sum of the first known prompt/completion pair."""
+    total = _number(token_usage.get("total_tokens")) if token_usage else None
+    return int(total) if total is not None else sum(span_token_split(token_usage))
 
 
 def span_total_cost(cost: dict | None) -> float:
@@ -122,6 +126,7 @@ def _merge_span(span: Span, data: dict) -> Span:
     if data.get("metadata"):
         span.metadata = {**(span.metadata or {}), **data["metadata"]}
     span.total_tokens = span_total_tokens(span.token_usage)
+    span.prompt_tokens, span.completion_tokens = span_token_split(span.token_usage)
     span.total_cost = span_total_cost(span.cost)
     return span
 
@@ -138,10 +143,10 @@ def _upsert_spans(trace: Trace, spans_data: list[dict]) -> list[Span]:
 
 
 def _refresh_totals(trace: Trace) -> None:
-    totals = trace.spans.aggregate(count=Count("id"), tokens=Sum("total_tokens"), cost=Sum("total_cost"))
-    trace.span_count = totals["count"]
-    trace.total_tokens = totals["tokens"] or 0
-    trace.total_cost = totals["cost"] or 0.0
+    sums = {field: Sum(field, default=0) for field in SPAN_TOTALS}
+    totals = trace.spans.aggregate(span_count=Count("id"), **sums)
+    for field in ["span_count", *SPAN_TOTALS]:
+        setattr(trace, field, totals[field])
 
 
 def _lock_trace(project: Project, trace_id) -> Trace | None:
@@ -191,8 +196,8 @@ def _trace_create(project: Project, data: dict, spans_data: list[dict]) -> Trace
     trace = _new_trace(project, data)
     spans = [_merge_span(_new_span(trace, s), s) for s in spans_data]
     trace.span_count = len(spans)
-    trace.total_tokens = sum(s.total_tokens for s in spans)
-    trace.total_cost = sum(s.total_cost for s in spans)
+    for field in SPAN_TOTALS:
+        setattr(trace, field, sum(getattr(s, field) for s in spans))
     trace.save(force_insert=True)
     Span.objects.bulk_create(spans)
     return trace
@@ -244,7 +249,7 @@ def spans_add(*, access: ProjectAccess, trace: Trace, spans_data: list[dict]) ->
         trace = _lock_existing(trace.pk)
         spans = _upsert_spans(trace, _dedupe_spans(spans_data))
         _refresh_totals(trace)
-        trace.save(update_fields=["span_count", "total_tokens", "total_cost", "updated_at"])
+        trace.save(update_fields=TRACE_TOTALS)
     return spans
 
 
@@ -271,7 +276,7 @@ def span_update(*, access: ProjectAccess, span: Span, data: dict) -> Span:
         _merge_span(span, data)
         span.save()
         _refresh_totals(trace)
-        trace.save(update_fields=["span_count", "total_tokens", "total_cost", "updated_at"])
+        trace.save(update_fields=TRACE_TOTALS)
     return span
 
 
