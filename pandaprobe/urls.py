@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
@@ -26,10 +27,14 @@ urlpatterns = [
     ),
     path(
         "docs",
-        SpectacularSwaggerSplitView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="openapi", permission_classes=[], authentication_classes=[]
+        ),
         name="docs",
     ),
     path("", RedirectView.as_view(pattern_name="trace-list"), name="home"),
+    # Browsers ask for /favicon.ico whatever the page says; the icon is a static file.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
     path("", include("pandaprobe.traces.api.urls")),
     path("evaluations/", include("evaluations.api.urls")),
     path("app/", include("evaluations.urls")),
