@@ -6,8 +6,10 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
+from .forms import LabelListField
 from .models import ReviewQueue, ReviewQueueItem, ScoreConfig, ScoreEvent, TraceScore
 from .services.configs import score_config_clean
+from .services.queues import MAX_HOLD_SECONDS, MIN_HOLD_SECONDS
 
 HISTORY_COLUMNS = ("When", "Action", "Who", "Value", "Reason", "Source", "Status")
 
@@ -62,30 +64,43 @@ class TraceScoreAdmin(admin.ModelAdmin):
 
 
 class ScoreConfigAdminForm(forms.ModelForm):
+    categories = LabelListField()
+
     class Meta:
         model = ScoreConfig
         fields = [
-            "project", "name", "data_type", "min_value", "max_value", "categories", "description", "is_archived",
+            "project", "name", "data_type", "min_value", "max_value", "step", "categories", "description",
+            "is_archived",
         ]  # fmt: skip
 
     def clean(self):
         cleaned = super().clean()
         data_type = cleaned.get("data_type") or getattr(self.instance, "data_type", None)
         if data_type and not self.errors:
-            low, high, labels = score_config_clean(
+            low, high, labels, step = score_config_clean(
                 data_type=data_type,
                 min_value=cleaned.get("min_value"),
                 max_value=cleaned.get("max_value"),
                 categories=cleaned.get("categories"),
+                step=cleaned.get("step"),
             )
-            cleaned.update(min_value=low, max_value=high, categories=labels)
+            cleaned.update(min_value=low, max_value=high, categories=labels, step=step)
         return cleaned
 
 
 @admin.register(ScoreConfig)
 class ScoreConfigAdmin(admin.ModelAdmin):
     form = ScoreConfigAdminForm
-    list_display = ["name", "data_type", "project", "min_value", "max_value", "is_archived", "updated_at"]
+    list_display = [
+        "name",
+        "data_type",
+        "project",
+        "min_value",
+        "max_value",
+        "step",
+        "is_archived",
+        "updated_at",
+    ]
     list_filter = ["data_type", "is_archived", "project"]
     search_fields = ["name", "description"]
     list_select_related = ["project"]
@@ -108,14 +123,35 @@ class ReviewQueueItemInline(admin.TabularInline):
         return False
 
 
+class ReviewQueueAdminForm(forms.ModelForm):
+    """The hold in minutes, as on the app's queue pages (the model keeps seconds)."""
+
+    hold_minutes = forms.IntegerField(
+        min_value=max(1, MIN_HOLD_SECONDS // 60), max_value=MAX_HOLD_SECONDS // 60, label="Hold (minutes)"
+    )
+
+    class Meta:
+        model = ReviewQueue
+        fields = ["name", "description", "is_archived", "allow_partial"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["hold_minutes"].initial = max(1, round(self.instance.hold_seconds / 60))
+
+    def save(self, commit: bool = True):
+        self.instance.hold_seconds = self.cleaned_data["hold_minutes"] * 60
+        return super().save(commit=commit)
+
+
 @admin.register(ReviewQueue)
 class ReviewQueueAdmin(admin.ModelAdmin):
+    form = ReviewQueueAdminForm
     list_display = ["name", "project", "item_count", "reviewers_per_item", "is_archived", "created_at"]
     list_filter = ["is_archived", "project"]
     search_fields = ["name", "=id"]
     list_select_related = ["project"]
     fields = [
-        "name", "description", "is_archived", "hold_seconds", "project", "reviewers_per_item",
+        "name", "description", "is_archived", "hold_minutes", "allow_partial", "project", "reviewers_per_item",
         "score_configs", "reviewers", "created_by", "created_at",
     ]  # fmt: skip
     readonly_fields = [

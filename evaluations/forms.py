@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from pandaprobe.traces.models import TraceStatus
 
 from .models import ScoreConfig, ScoreDataType
+from .services.queues import ReviewInput
 from .services.values import numeric_range
 
 FREE_PREFIX = "free:"
@@ -159,9 +160,28 @@ class ConfigChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.name} ({obj.data_type.lower()})"
 
 
-class QueueCreateForm(forms.Form):
-    SOURCE_FILTER = "filter"
-    SOURCE_SELECTION = "selection"
+class LabelListField(forms.CharField):
+    """A list of labels typed one per line (a CATEGORICAL config's categories), not raw JSON."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "One label per line, in the order reviewers see them.")
+        super().__init__(required=False, **kwargs)
+
+    def prepare_value(self, value):
+        return "\n".join(str(label) for label in value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        return [line.strip() for line in (super().to_python(value) or "").splitlines() if line.strip()]
+
+
+class QueueSettingsForm(forms.Form):
+    """What an admin sets on a queue, when building it and when editing it. The hold is shown and
+    entered in minutes everywhere (the model keeps seconds)."""
+
+    # Service field names that the form shows under another name.
+    SERVICE_FIELDS = {"hold_seconds": "hold_minutes"}
 
     name = forms.CharField(max_length=255)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -173,6 +193,59 @@ class QueueCreateForm(forms.Form):
     hold_minutes = forms.IntegerField(
         min_value=1, max_value=24 * 60, initial=10, help_text="An opened item is reserved this long."
     )
+    allow_partial = forms.BooleanField(
+        required=False,
+        label="Reviewers may save only some scores",
+        help_text="Otherwise every score needs a value or N/A.",
+    )
+
+    def __init__(self, *args, configs, members, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["score_configs"].queryset = configs
+        self.fields["reviewers"].queryset = members
+
+    @staticmethod
+    def initial_from_queue(queue) -> dict:
+        return {
+            "name": queue.name,
+            "description": queue.description,
+            "score_configs": list(queue.score_configs.all()),
+            "reviewers": list(queue.reviewers.all()),
+            "reviewers_per_item": queue.reviewers_per_item,
+            "hold_minutes": max(1, round(queue.hold_seconds / 60)),
+            "allow_partial": queue.allow_partial,
+        }
+
+    def settings(self) -> dict:
+        """Keyword arguments of `review_queue_create` / `review_queue_update`, from a valid form."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "score_configs": list(data["score_configs"]),
+            "reviewers": list(data["reviewers"]),
+            "reviewers_per_item": data["reviewers_per_item"],
+            "hold_seconds": data["hold_minutes"] * 60,
+            "allow_partial": data["allow_partial"],
+        }
+
+    def service_error_field(self, key: str) -> str | None:
+        if key in self.SERVICE_FIELDS:
+            return self.SERVICE_FIELDS[key]
+        if f"filter_{key}" in self.fields:
+            return f"filter_{key}"
+        return key if key in self.fields else None
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        for key, messages in error.message_dict.items():
+            for message in messages:
+                self.add_error(self.service_error_field(key), message)
+
+
+class QueueCreateForm(QueueSettingsForm):
+    SOURCE_FILTER = "filter"
+    SOURCE_SELECTION = "selection"
+
     source = forms.ChoiceField(
         choices=[(SOURCE_FILTER, "Traces matching a filter"), (SOURCE_SELECTION, "A selection of trace ids")],
         initial=SOURCE_FILTER,
@@ -194,11 +267,6 @@ class QueueCreateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
         help_text="Trace ids separated by spaces, commas or new lines.",
     )
-
-    def __init__(self, *args, configs, members, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["score_configs"].queryset = configs
-        self.fields["reviewers"].queryset = members
 
     def clean_trace_ids(self) -> list[uuid.UUID]:
         ids = []
@@ -245,29 +313,49 @@ def score_field_name(config: ScoreConfig) -> str:
     return f"score_{config.pk.hex}"
 
 
+def comment_field_name(config: ScoreConfig) -> str:
+    return f"comment_{config.pk.hex}"
+
+
+def not_applicable_field_name(config: ScoreConfig) -> str:
+    return f"na_{config.pk.hex}"
+
+
 class ItemReviewForm(forms.Form):
-    """One required field per score config of the queue, plus an optional note (the scores' reason)."""
+    """Per score config of the queue: a value, an N/A box and a comment (that score's reason).
+    Which blanks are allowed is the service's rule (the queue's partial setting)."""
 
     item = forms.UUIDField(widget=forms.HiddenInput)
-    note = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, configs: list[ScoreConfig], **kwargs):
         super().__init__(*args, **kwargs)
         self.configs = configs
         for config in configs:
             self.fields[score_field_name(config)] = self._field_for(config)
+            self.fields[not_applicable_field_name(config)] = forms.BooleanField(required=False, label="N/A")
+            self.fields[comment_field_name(config)] = forms.CharField(
+                required=False, max_length=10_000, label=f"{config.name} comment"
+            )
 
     @staticmethod
     def _field_for(config: ScoreConfig) -> forms.Field:
         if config.data_type == ScoreDataType.BOOLEAN:
-            return forms.ChoiceField(label=config.name, choices=[("true", "true"), ("false", "false")])
+            return forms.ChoiceField(
+                label=config.name, required=False, choices=[("true", "true"), ("false", "false")]
+            )
         if config.data_type == ScoreDataType.CATEGORICAL and config.categories:
             labels = [str(c) for c in config.categories]
-            return forms.ChoiceField(label=config.name, choices=[(c, c) for c in labels])
-        return forms.CharField(label=config.name, max_length=255)
+            return forms.ChoiceField(label=config.name, required=False, choices=[(c, c) for c in labels])
+        return forms.CharField(label=config.name, required=False, max_length=255)
 
-    def values_by_name(self) -> dict[str, str]:
-        return {config.name: self.cleaned_data.get(score_field_name(config)) for config in self.configs}
+    def review_input(self) -> ReviewInput:
+        """The reviewer's answers for `queue_item_review_submit`, from a valid form."""
+        data = self.cleaned_data
+        return ReviewInput(
+            values={c.name: data.get(score_field_name(c)) for c in self.configs},
+            comments={c.name: data.get(comment_field_name(c)) for c in self.configs},
+            not_applicable=frozenset(c.name for c in self.configs if data.get(not_applicable_field_name(c))),
+        )
 
     def add_service_errors(self, errors: dict[str, list[str]]) -> None:
         """Attach a service ValidationError (keyed by config name, or a form field) to the fields."""

@@ -9,7 +9,9 @@ from .views import pages as views
 
 urlpatterns = [
     path(
-        "login/", login_throttled(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"
+        "login/",
+        login_throttled(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/switch/", views.project_switch, name="project-switch"),
@@ -30,7 +32,10 @@ urlpatterns += [
     path("queues/", queue_views.queue_list, name="queue-list"),
     path("queues/new/", queue_views.queue_create, name="queue-create"),
     path("queues/<uuid:queue_id>/", queue_views.queue_detail, name="queue-detail"),
+    path("queues/<uuid:queue_id>/edit/", queue_views.queue_edit, name="queue-edit"),
+    path("queues/<uuid:queue_id>/archive/", queue_views.queue_archive, name="queue-archive"),
     path("queues/<uuid:queue_id>/work/", queue_views.queue_work, name="queue-work"),
+    path("queues/<uuid:queue_id>/skip/", queue_views.queue_skip, name="queue-skip"),
 ]
 
 # Evaluation runs (part of issue 9).

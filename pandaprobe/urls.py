@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
@@ -27,7 +28,9 @@ urlpatterns = [
     ),
     path(
         "docs",
-        SpectacularSwaggerSplitView.as_view(url_name="openapi", permission_classes=[], authentication_classes=[]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="openapi", permission_classes=[], authentication_classes=[]
+        ),
         name="docs",
     ),
     path("", RedirectView.as_view(pattern_name="trace-list"), name="home"),
@@ -35,6 +38,8 @@ urlpatterns = [
     # Before the traces' routes, which would read `traces/analytics` as a trace id and
     # `sessions/analytics` as a session id.
     path("", include("analytics.operations_urls")),
+    # Browsers ask for /favicon.ico whatever the page says; the icon is a static file.
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
     path("", include("pandaprobe.traces.api.urls")),
     # Before "evaluations/": the analytics are their own app (it reads evaluations; nothing imports it).
     path("evaluations/analytics/", include("analytics.urls")),

@@ -17,6 +17,10 @@ from ..selectors import annotations as selectors
 from ..services import configs as services
 
 TAGS = ["score-configs"]
+STEP_HELP = (
+    "NUMERIC only: a score's value must be min_value (else max_value, else 0) plus a whole number of "
+    "steps; it must divide the range. Null: any value in the range."
+)
 
 
 class ScoreConfigResponseSerializer(serializers.Serializer):
@@ -26,6 +30,7 @@ class ScoreConfigResponseSerializer(serializers.Serializer):
     data_type = serializers.ChoiceField(choices=ScoreDataType.choices)
     min_value = serializers.FloatField(allow_null=True)
     max_value = serializers.FloatField(allow_null=True)
+    step = serializers.FloatField(allow_null=True, help_text=STEP_HELP)
     categories = serializers.ListField(child=serializers.CharField())
     description = serializers.CharField(allow_blank=True)
     is_archived = serializers.BooleanField()
@@ -40,6 +45,7 @@ class CreateScoreConfigRequestSerializer(serializers.Serializer):
     data_type = serializers.ChoiceField(choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
     min_value = StrictFloatField(required=False, allow_null=True)
     max_value = StrictFloatField(required=False, allow_null=True)
+    step = StrictFloatField(required=False, allow_null=True, help_text=STEP_HELP)
     categories = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
     description = StrictCharField(required=False, allow_blank=True, default="")
 
@@ -48,6 +54,7 @@ class UpdateScoreConfigRequestSerializer(serializers.Serializer):
     name = StrictCharField(max_length=255, required=False)
     min_value = StrictFloatField(required=False, allow_null=True)
     max_value = StrictFloatField(required=False, allow_null=True)
+    step = StrictFloatField(required=False, allow_null=True, help_text=STEP_HELP)
     categories = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
     description = StrictCharField(required=False, allow_blank=True)
     is_archived = StrictBooleanField(required=False)

@@ -1,6 +1,6 @@
 """The evaluations app's models: scores (with configs and edit history), review queues, runs."""
 
-from .queues import ItemReview, ReviewQueue, ReviewQueueItem
+from .queues import ItemReview, NotApplicableScore, ReviewQueue, ReviewQueueItem
 from .runs import EvalRun, EvalRunStatus, EvalTarget, EvalTargetStatus, EvalTargetType
 from .scores import (
     ScoreConfig,
@@ -16,6 +16,6 @@ from .scores import (
 
 __all__ = [
     "EvalRun", "EvalRunStatus", "EvalTarget", "EvalTargetStatus", "EvalTargetType", "ItemReview",
-    "ReviewQueue", "ReviewQueueItem", "ScoreConfig", "ScoreDataType", "ScoreEvent", "ScoreFields",
-    "ScoreSource", "ScoreStatus", "SessionScore", "TraceScore", "score_indexes",
+    "NotApplicableScore", "ReviewQueue", "ReviewQueueItem", "ScoreConfig", "ScoreDataType", "ScoreEvent",
+    "ScoreFields", "ScoreSource", "ScoreStatus", "SessionScore", "TraceScore", "score_indexes",
 ]  # fmt: skip

@@ -28,6 +28,8 @@ class ReviewQueue(models.Model):
     reviewers_per_item = models.PositiveSmallIntegerField(default=1)
     # How long an opened item stays reserved for its reviewer before others may take it.
     hold_seconds = models.PositiveIntegerField(default=600)
+    # Whether a reviewer may finish an item with some scores left blank (neither valued nor N/A).
+    allow_partial = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -61,11 +63,17 @@ class ReviewQueueItem(models.Model):
 
 
 class ItemReview(models.Model):
-    """One reviewer's work on one queue item: held while open (until `held_until`), then done."""
+    """One reviewer's work on one queue item: held while open (until `held_until`), then done, or
+    skipped (back in the pool; it comes last among the reviewer's next items).
+
+    N/A is not a value: a config the reviewer marked not applicable has no score from them on the
+    trace and is listed in `not_applicable`, so analytics never average a made-up number.
+    """
 
     class Status(models.TextChoices):
         HELD = "held"
         DONE = "done"
+        SKIPPED = "skipped"
 
     id = models.BigAutoField(primary_key=True)
     item = models.ForeignKey(ReviewQueueItem, on_delete=models.CASCADE, related_name="reviews")
@@ -73,6 +81,10 @@ class ItemReview(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.HELD)
     held_until = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    not_applicable = models.ManyToManyField(
+        ScoreConfig, through="NotApplicableScore", blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -81,6 +93,20 @@ class ItemReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer_id} {self.status} {self.item_id}"
+
+
+class NotApplicableScore(models.Model):
+    """A score config a reviewer marked N/A on an item, with their comment saying why."""
+
+    review = models.ForeignKey(ItemReview, on_delete=models.CASCADE, related_name="not_applicable_marks")
+    config = models.ForeignKey(ScoreConfig, on_delete=models.CASCADE, related_name="+")
+    comment = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["review", "config"], name="uniq_not_applicable")]
+
+    def __str__(self) -> str:
+        return f"N/A {self.config_id} on {self.review_id}"
 
 
 # Evaluation runs ----------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class ScoreConfig(models.Model):
     data_type = models.CharField(max_length=16, choices=ScoreDataType.choices, default=ScoreDataType.NUMERIC)
     min_value = models.FloatField(null=True, blank=True)
     max_value = models.FloatField(null=True, blank=True)
+    # NUMERIC only: values lie on a grid of this spacing from min_value (else from 0); None: any value.
+    step = models.FloatField(null=True, blank=True)
     categories = models.JSONField(default=list, blank=True)
     description = models.TextField(blank=True, default="")
     is_archived = models.BooleanField(default=False)

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from pandaprobe.errors import get_or_not_found
@@ -20,16 +20,23 @@ from pandaprobe.projects.models import Project
 from pandaprobe.traces.models import Trace
 from pandaprobe.traces.selectors import trace_list, traces_of
 
-from ..models import ItemReview, ReviewQueue, ReviewQueueItem, ScoreConfig, TraceScore
+from ..models import ItemReview, NotApplicableScore, ReviewQueue, ReviewQueueItem, ScoreConfig, TraceScore
 
 DONE = ItemReview.Status.DONE
 HELD = ItemReview.Status.HELD
+SKIPPED = ItemReview.Status.SKIPPED
 
 
 def _count(queryset: QuerySet, group_by: str) -> Coalesce:
     """A correlated COUNT(*) of `queryset` (already filtered on an OuterRef), 0 when empty."""
     counted = queryset.order_by().values(group_by).annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _done_reviews() -> Coalesce:
+    """How many reviews of the outer item are done: the one definition behind every "items done"
+    (an item is done when this reaches the queue's reviewers_per_item) on every page."""
+    return _count(ItemReview.objects.filter(item=OuterRef("pk"), status=DONE), "item")
 
 
 def active_reviews_q(now: datetime) -> Q:
@@ -52,9 +59,8 @@ def queues_visible(*, access: ProjectAccess) -> QuerySet:
 def queue_list(*, access: ProjectAccess) -> QuerySet:
     """Visible queues with item totals, items done (N reviews done), the user's own done count and
     whether they are one of its reviewers."""
-    done_reviews = _count(ItemReview.objects.filter(item=OuterRef("pk"), status=DONE), "item")
-    done_items = ReviewQueueItem.objects.filter(queue=OuterRef("pk")).alias(d=done_reviews)
-    mine = ItemReview.objects.filter(item__queue=OuterRef("pk"), reviewer=access.user, status=DONE)
+    done_items = ReviewQueueItem.objects.filter(queue=OuterRef("pk")).alias(d=_done_reviews())
+    mine = ItemReview.objects.filter(_reviewer_done_q(), item__queue=OuterRef("pk"), reviewer=access.user)
     assignments = ReviewQueue.reviewers.through.objects
     return (
         queues_visible(access=access)
@@ -62,7 +68,9 @@ def queue_list(*, access: ProjectAccess) -> QuerySet:
             total_items=_count(ReviewQueueItem.objects.filter(queue=OuterRef("pk")), "queue"),
             done_items=_count(done_items.filter(d__gte=OuterRef("reviewers_per_item")), "queue"),
             my_done=_count(mine, "item__queue"),
-            reviewer_count=Count("reviewers", distinct=True),
+            # A subquery, not Count("reviewers"): a reviewer's list filters on that join, which would
+            # then count only them.
+            reviewer_count=_count(assignments.filter(reviewqueue_id=OuterRef("pk")), "reviewqueue_id"),
             is_reviewer=Exists(assignments.filter(reviewqueue_id=OuterRef("pk"), user_id=access.user.pk)),
         )
         .order_by("-created_at")
@@ -72,6 +80,22 @@ def queue_list(*, access: ProjectAccess) -> QuerySet:
 def queue_get(*, access: ProjectAccess, queue_id) -> ReviewQueue:
     """A queue the user may see (404 otherwise, also for another project's queue)."""
     return get_or_not_found(queues_visible(access=access), "Queue not found", pk=queue_id)
+
+
+def queue_get_for_manage(*, access: ProjectAccess, queue_id) -> ReviewQueue:
+    """A queue of the project an admin may edit, archived ones included (403 for reviewers, 404
+    for another project's queue)."""
+    access.require(Action.QUEUE_MANAGE, "Only project admins can manage review queues")
+    return get_or_not_found(
+        ReviewQueue.objects.filter(project=access.project), "Queue not found", pk=queue_id
+    )
+
+
+def archived_queues(*, access: ProjectAccess) -> QuerySet:
+    """The project's archived queues, for admins (none for reviewers)."""
+    if not is_queue_admin(access):
+        return ReviewQueue.objects.none()
+    return ReviewQueue.objects.filter(project=access.project, is_archived=True).order_by("-created_at")
 
 
 def queue_get_for_work(*, access: ProjectAccess, queue_id) -> ReviewQueue:
@@ -91,18 +115,21 @@ def queue_score_configs(*, queue: ReviewQueue) -> list[ScoreConfig]:
 
 def _with_reviewer_state(queue: ReviewQueue, reviewer, now: datetime) -> QuerySet:
     reviews = ItemReview.objects.filter(item=OuterRef("pk"))
+    skipped = reviews.filter(reviewer=reviewer, status=SKIPPED).values("skipped_at")[:1]
     return ReviewQueueItem.objects.filter(queue=queue).annotate(
         busy_others=_count(reviews.filter(active_reviews_q(now)).exclude(reviewer=reviewer), "item"),
         mine_done=Exists(reviews.filter(reviewer=reviewer, status=DONE)),
+        mine_skipped_at=Subquery(skipped),
     )
 
 
 def workable_items(*, queue: ReviewQueue, reviewer, now: datetime) -> QuerySet:
-    """Items, by position, the reviewer has not done and may take: fewer than N others busy on it."""
+    """Items the reviewer has not done and may take (fewer than N others busy on it): by position,
+    then the ones they skipped, longest-skipped first."""
     return (
         _with_reviewer_state(queue, reviewer, now)
         .filter(mine_done=False, busy_others__lt=queue.reviewers_per_item)
-        .order_by("position")
+        .order_by(F("mine_skipped_at").asc(nulls_first=True), "position")
     )
 
 
@@ -128,6 +155,12 @@ def item_review_of(*, item: ReviewQueueItem, reviewer) -> ItemReview | None:
     return ItemReview.objects.filter(item=item, reviewer=reviewer).first()
 
 
+def not_applicable_marks(*, item: ReviewQueueItem, reviewer) -> dict:
+    """The configs the reviewer marked N/A on the item: config id -> their comment."""
+    marks = NotApplicableScore.objects.filter(review__item=item, review__reviewer=reviewer)
+    return dict(marks.values_list("config_id", "comment"))
+
+
 def reviewer_scores_for_trace(
     *, project: Project, trace_id, reviewer, names: list[str]
 ) -> dict[str, TraceScore]:
@@ -139,8 +172,13 @@ def reviewer_scores_for_trace(
     return latest
 
 
+def _reviewer_done_q() -> Q:
+    return Q(status=DONE)
+
+
 def reviewer_done_count(*, queue: ReviewQueue, reviewer) -> int:
-    return ItemReview.objects.filter(item__queue=queue, reviewer=reviewer, status=DONE).count()
+    """Items the reviewer finished in the queue (counted as in `queue_progress` and the list)."""
+    return ItemReview.objects.filter(_reviewer_done_q(), item__queue=queue, reviewer=reviewer).count()
 
 
 @dataclass(frozen=True)
@@ -148,50 +186,88 @@ class ReviewerProgress:
     reviewer: object
     done: int
     holding: int
+    share: int  # percent of the queue's reviews (items x reviewers_per_item) this reviewer did
+    assigned: bool = True
 
 
 @dataclass(frozen=True)
 class QueueProgress:
+    """Counts that add up: each done review is one reviewer's, so the reviewers' `done` sum to
+    `reviews_done`, and an item is done once it has reviewers_per_item of them."""
+
     total: int
     done: int  # items with reviewers_per_item done reviews
     in_progress: int  # items with at least one done or actively held review, not yet done
+    reviews_needed: int  # total x reviewers_per_item
     reviewers: list[ReviewerProgress]
 
     @property
     def percent(self) -> int:
         return round(100 * self.done / self.total) if self.total else 0
 
+    @property
+    def reviews_done(self) -> int:
+        return sum(row.done for row in self.reviewers)
 
-def queue_progress(*, queue: ReviewQueue, now: datetime) -> QueueProgress:
-    """Done/total for the queue and, for each assigned reviewer, items done and held (3 queries)."""
-    reviews = ItemReview.objects.filter(item=OuterRef("pk"))
-    counts = ReviewQueueItem.objects.filter(queue=queue).alias(
-        d=_count(reviews.filter(status=DONE), "item"), a=_count(reviews.filter(active_reviews_q(now)), "item")
-    )
-    totals = counts.aggregate(
+
+def _item_totals(queue: ReviewQueue, now: datetime) -> dict:
+    active = _count(ItemReview.objects.filter(active_reviews_q(now), item=OuterRef("pk")), "item")
+    counts = ReviewQueueItem.objects.filter(queue=queue).alias(d=_done_reviews(), a=active)
+    return counts.aggregate(
         total=Count("pk"),
         done=Count("pk", filter=Q(d__gte=queue.reviewers_per_item)),
         in_progress=Count("pk", filter=Q(a__gt=0, d__lt=queue.reviewers_per_item)),
     )
-    per_reviewer = {
+
+
+def _reviewer_rows(queue: ReviewQueue, now: datetime, reviews_needed: int) -> list[ReviewerProgress]:
+    """One row per assigned reviewer, then anyone taken off the queue who still has reviews done."""
+    counts = {
         row["reviewer"]: row
         for row in ItemReview.objects.filter(item__queue=queue)
         .values("reviewer")
         .annotate(
-            done=Count("pk", filter=Q(status=DONE)),
+            done=Count("pk", filter=_reviewer_done_q()),
             holding=Count("pk", filter=Q(status=HELD, held_until__gt=now)),
         )
     }
-    reviewers = [
-        ReviewerProgress(
-            reviewer=user,
-            done=per_reviewer.get(user.pk, {}).get("done", 0),
-            holding=per_reviewer.get(user.pk, {}).get("holding", 0),
-        )
-        for user in queue.reviewers.order_by("username")
-    ]
+    with_done = [pk for pk, row in counts.items() if row["done"]]
+    assignment = ReviewQueue.reviewers.through.objects.filter(reviewqueue_id=queue.pk, user_id=OuterRef("pk"))
+    users = (
+        get_user_model()
+        .objects.annotate(assigned=Exists(assignment))
+        .filter(Q(assigned=True) | Q(pk__in=with_done))
+        .order_by("username")
+    )
+    rows = []
+    for user in users:
+        row = counts.get(user.pk, {"done": 0, "holding": 0})
+        share = round(100 * row["done"] / reviews_needed) if reviews_needed else 0
+        rows.append(ReviewerProgress(user, row["done"], row["holding"], share, assigned=user.assigned))
+    return rows
+
+
+def queue_progress(*, queue: ReviewQueue, now: datetime) -> QueueProgress:
+    """Done/total for the queue and, for each reviewer, items done, held and their share (3 queries)."""
+    totals = _item_totals(queue, now)
+    needed = totals["total"] * queue.reviewers_per_item
     return QueueProgress(
-        total=totals["total"], done=totals["done"], in_progress=totals["in_progress"], reviewers=reviewers
+        total=totals["total"],
+        done=totals["done"],
+        in_progress=totals["in_progress"],
+        reviews_needed=needed,
+        reviewers=_reviewer_rows(queue, now, needed),
+    )
+
+
+def queue_items_with_state(*, queue: ReviewQueue, now: datetime) -> QuerySet:
+    """The queue's items by position with their trace, done reviews and active holds (one query)."""
+    held = ItemReview.objects.filter(item=OuterRef("pk"), status=HELD, held_until__gt=now)
+    return (
+        ReviewQueueItem.objects.filter(queue=queue)
+        .select_related("trace")
+        .annotate(done_reviews=_done_reviews(), holders=_count(held, "item"))
+        .order_by("position")
     )
 
 

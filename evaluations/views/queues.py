@@ -4,31 +4,46 @@ The work page is a plain form (POST + CSRF, then a redirect to the next item), s
 without JavaScript; static/js/queue.js only adds the keys.
 """
 
+import json
 import uuid
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from pandaprobe.projects.access import browser_access
 
-from ..forms import ItemReviewForm, QueueCreateForm, score_field_name
+from ..forms import (
+    ItemReviewForm,
+    QueueCreateForm,
+    QueueSettingsForm,
+    comment_field_name,
+    not_applicable_field_name,
+    score_field_name,
+)
+from ..models import ReviewQueue, ScoreDataType
 from ..selectors import queues as queue_selectors
 from ..services.queues import (
     queue_item_hold,
     queue_item_review_submit,
+    queue_item_skip,
     queue_next_item_claim,
+    review_queue_archive,
     review_queue_create,
+    review_queue_update,
 )
-from ..services.values import numeric_span
+from ..services.values import number_text, numeric_span, score_keys
 
 UNPROCESSABLE = 422
 MAX_SPANS_SHOWN = 50
-# Service field names that the builder form shows under another name.
-CREATE_ERROR_FIELDS = {"hold_seconds": "hold_minutes"}
+ITEMS_PER_PAGE = 100
 
 
 @login_required
@@ -36,18 +51,11 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     access = browser_access(request)
     context = {
         "queues": queue_selectors.queue_list(access=access),
+        "archived": queue_selectors.archived_queues(access=access),
         "can_create": queue_selectors.is_queue_admin(access),
         "nav": "queues",
     }
     return render(request, "queues/list.html", context)
-
-
-def _create_error_field(form: QueueCreateForm, key: str) -> str | None:
-    if key in CREATE_ERROR_FIELDS:
-        return CREATE_ERROR_FIELDS[key]
-    if f"filter_{key}" in form.fields:
-        return f"filter_{key}"
-    return key if key in form.fields else None
 
 
 def _create_from_form(access, form: QueueCreateForm):
@@ -58,16 +66,24 @@ def _create_from_form(access, form: QueueCreateForm):
         trace_ids = queue_selectors.trace_ids_from_filter(
             project=access.project, params=form.filter_params(), limit=data["limit"]
         )
-    return review_queue_create(
-        access=access,
-        name=data["name"],
-        description=data["description"],
-        score_configs=list(data["score_configs"]),
-        reviewers=list(data["reviewers"]),
-        trace_ids=trace_ids,
-        reviewers_per_item=data["reviewers_per_item"],
-        hold_seconds=data["hold_minutes"] * 60,
-    )
+    return review_queue_create(access=access, trace_ids=trace_ids, **form.settings())
+
+
+def _save_form(request: HttpRequest, form: QueueSettingsForm, save: Callable[[], ReviewQueue]):
+    """`save()`'s queue when a POSTed form is valid and the service agrees, else None (the
+    service's errors are on the form)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        return save()
+    except ValidationError as exc:
+        form.add_service_errors(exc)
+        return None
+
+
+def _form_page(request: HttpRequest, template: str, form: QueueSettingsForm, **context) -> HttpResponse:
+    status = UNPROCESSABLE if form.is_bound and form.errors else 200
+    return render(request, template, {"form": form, "nav": "queues", **context}, status=status)
 
 
 @login_required
@@ -82,54 +98,88 @@ def queue_create(request: HttpRequest) -> HttpResponse:
         configs=queue_selectors.assignable_score_configs(project=access.project),
         members=queue_selectors.project_members(project=access.project),
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            queue = _create_from_form(access, form)
-        except ValidationError as exc:
-            for key, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(_create_error_field(form, key), error)
-        else:
-            messages.success(request, f"Queue '{queue.name}' created with {queue.items.count()} traces.")
-            return redirect("queue-detail", queue_id=queue.pk)
-    status = UNPROCESSABLE if form.is_bound and form.errors else 200
-    return render(request, "queues/create.html", {"form": form, "nav": "queues"}, status=status)
+    queue = _save_form(request, form, lambda: _create_from_form(access, form))
+    if queue is not None:
+        messages.success(request, f"Queue '{queue.name}' created with {queue.items.count()} traces.")
+        return redirect("queue-detail", queue_id=queue.pk)
+    return _form_page(request, "queues/create.html", form)
 
 
 @login_required
 def queue_detail(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
-    """Progress: done/total for the queue and per reviewer."""
+    """Progress (done/total for the queue and per reviewer), settings, and the items, paged."""
     access = browser_access(request)
     queue = queue_selectors.queue_get(access=access, queue_id=queue_id)
+    now = timezone.now()
+    items = Paginator(queue_selectors.queue_items_with_state(queue=queue, now=now), ITEMS_PER_PAGE)
     context = {
         "queue": queue,
-        "progress": queue_selectors.queue_progress(queue=queue, now=timezone.now()),
+        "progress": queue_selectors.queue_progress(queue=queue, now=now),
         "configs": queue_selectors.queue_score_configs(queue=queue),
         "is_reviewer": queue.reviewers.filter(pk=request.user.pk).exists(),
+        "can_manage": queue_selectors.is_queue_admin(access),
+        "items": items.get_page(request.GET.get("page")),
         "nav": "queues",
     }
     return render(request, "queues/detail.html", context)
 
 
-def _numeric_key_hint(low: float, high: float) -> str:
-    step = (high - low) / 10
-    return f"0–9 set {low:g}, {low + step:g} … {low + 9 * step:g}; = or Shift+0 sets {high:g}"
+def _settings_form(request: HttpRequest, access, queue) -> QueueSettingsForm:
+    return QueueSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial=QueueSettingsForm.initial_from_queue(queue),
+        configs=queue_selectors.assignable_score_configs(project=access.project),
+        members=queue_selectors.project_members(project=access.project),
+    )
+
+
+@login_required
+def queue_edit(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
+    """Admins only (403 for reviewers): change a queue's settings, configs and reviewers."""
+    access = browser_access(request)
+    queue = queue_selectors.queue_get_for_manage(access=access, queue_id=queue_id)
+    form = _settings_form(request, access, queue)
+    if _save_form(request, form, lambda: review_queue_update(access=access, queue=queue, **form.settings())):
+        messages.success(request, f"Queue '{queue.name}' saved.")
+        return redirect("queue-detail", queue_id=queue.pk)
+    return _form_page(request, "queues/edit.html", form, queue=queue)
+
+
+@login_required
+@require_POST
+def queue_archive(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
+    """Admins only: archive a queue (`archived=0` restores it)."""
+    access = browser_access(request)
+    queue = queue_selectors.queue_get_for_manage(access=access, queue_id=queue_id)
+    archived = request.POST.get("archived", "1") != "0"
+    review_queue_archive(access=access, queue=queue, archived=archived)
+    messages.success(request, f"Queue '{queue.name}' {'archived' if archived else 'restored'}.")
+    return redirect("queue-list")
 
 
 def _controls(form: ItemReviewForm) -> list[dict]:
-    """What the template needs to draw one keyboard-driven control per score config."""
+    """What the template needs to draw one keyboard-driven control per score config: its keys come
+    from `score_keys`, the same list the page's script reads (as JSON data) and the overlay prints."""
     controls = []
     for config in form.configs:
         bound = form[score_field_name(config)]
-        control = {"config": config, "field": bound, "value": bound.value(), "kind": config.data_type}
-        if config.data_type == "BOOLEAN":
-            control["options"] = [("1", "true"), ("0", "false")]
-        elif config.data_type == "CATEGORICAL" and config.categories:
-            labels = [str(c) for c in config.categories]
-            control["options"] = [(str(i) if i <= 9 else "", label) for i, label in enumerate(labels, 1)]
-        elif config.data_type == "NUMERIC":
-            low, high = numeric_span(config)
-            control.update(low=low, high=high, key_hint=_numeric_key_hint(low, high))
+        keys = score_keys(config)
+        control = {
+            "config": config,
+            "field": bound,
+            "value": bound.value(),
+            "kind": config.data_type,
+            "keys": keys,
+            "keys_json": json.dumps(dict(keys)),
+            "not_applicable": form[not_applicable_field_name(config)],
+            "comment": form[comment_field_name(config)],
+        }
+        if config.data_type == ScoreDataType.NUMERIC:
+            control["low"], control["high"] = (number_text(bound) for bound in numeric_span(config))
+            control["step"] = number_text(config.step) if config.step else None
+        elif config.data_type == ScoreDataType.BOOLEAN or config.categories:
+            keyed = dict((value, key) for key, value in keys)
+            control["options"] = [(keyed.get(value, ""), value) for value, _ in bound.field.choices]
         controls.append(control)
     return controls
 
@@ -153,16 +203,20 @@ def _render_item(request, access, queue, item, form, *, status: int = 200) -> Ht
     return render(request, "queues/work.html", context, status=status)
 
 
-def _initial_values(access, queue, item, configs) -> dict:
-    """Prefill with the reviewer's own scores when they reopen an item they already did."""
+def _initial_values(access, item, configs) -> dict:
+    """Prefill with the reviewer's own scores, comments and N/As when they reopen an item."""
     mine = queue_selectors.reviewer_scores_for_trace(
         project=access.project, trace_id=item.trace_id, reviewer=access.user, names=[c.name for c in configs]
     )
+    marks = queue_selectors.not_applicable_marks(item=item, reviewer=access.user)
     initial = {"item": item.pk}
     for config in configs:
-        if config.name in mine:
+        if config.pk in marks:
+            initial[not_applicable_field_name(config)] = True
+            initial[comment_field_name(config)] = marks[config.pk]
+        elif config.name in mine:
             initial[score_field_name(config)] = mine[config.name].value
-            initial["note"] = mine[config.name].reason or ""
+            initial[comment_field_name(config)] = mine[config.name].reason or ""
     return initial
 
 
@@ -193,7 +247,7 @@ def queue_work(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     if item is None:
         progress = queue_selectors.queue_progress(queue=queue, now=timezone.now())
         return render(request, "queues/done.html", {"queue": queue, "progress": progress, "nav": "queues"})
-    form = ItemReviewForm(initial=_initial_values(access, queue, item, configs), configs=configs)
+    form = ItemReviewForm(initial=_initial_values(access, item, configs), configs=configs)
     return _render_item(request, access, queue, item, form)
 
 
@@ -202,16 +256,26 @@ def _work_submit(request: HttpRequest, access, queue, configs) -> HttpResponse:
     form = ItemReviewForm(request.POST, configs=configs)
     if form.is_valid():
         try:
-            queue_item_review_submit(
-                access=access,
-                queue=queue,
-                item=item,
-                values=form.values_by_name(),
-                reason=form.cleaned_data["note"],
-            )
+            queue_item_review_submit(access=access, queue=queue, item=item, given=form.review_input())
         except ValidationError as exc:
             form.add_service_errors(exc.message_dict)
         else:
             messages.success(request, f"Saved item #{item.position}.")
             return redirect("queue-work", queue_id=queue.pk)
     return _render_item(request, access, queue, item, form, status=UNPROCESSABLE)
+
+
+@login_required
+@require_POST
+def queue_skip(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
+    """Give the item back to the pool and open the reviewer's next one (never the same one)."""
+    access = browser_access(request)
+    queue = queue_selectors.queue_get_for_work(access=access, queue_id=queue_id)
+    item = _item_from(queue, request.POST.get("item"))
+    queue_item_skip(access=access, queue=queue, item=item)
+    following = queue_next_item_claim(queue=queue, reviewer=request.user, exclude=item)
+    if following is None:
+        messages.info(request, f"Skipped item #{item.position}; nothing else is left for you right now.")
+        return redirect("queue-detail", queue_id=queue.pk)
+    messages.info(request, f"Skipped item #{item.position}: it is back in the pool.")
+    return redirect(f"{reverse('queue-work', args=[queue.pk])}?item={following.pk}")

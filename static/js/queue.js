@@ -36,28 +36,46 @@
     controls[index].scrollIntoView({ block: "nearest" });
   }
 
-  function round(value) { return Math.round(value * 1e6) / 1e6; }
+  // The key -> value map of a control comes from the server (`score_keys`, as JSON in data-keys),
+  // the same list the `?` overlay prints: the page never works out a value itself.
+  function keyMap(control) {
+    try { return JSON.parse(control.getAttribute("data-keys") || "{}"); } catch (e) { return {}; }
+  }
+
+  function setNotApplicable(control, on) {
+    var box = control.querySelector(".na input[type=checkbox]");
+    if (box) box.checked = on;
+  }
 
   // Puts the value a key stands for into a control; false when the key means nothing there.
   function pick(control, key) {
-    var radios = control.querySelectorAll("input[type=radio][data-key]");
-    if (radios.length) {
-      for (var i = 0; i < radios.length; i++) {
-        if (radios[i].getAttribute("data-key") === key) {
-          radios[i].checked = true;
-          radios[i].dispatchEvent(new Event("change", { bubbles: true }));
-          return true;
-        }
-      }
-      return false;
+    var value = keyMap(control)[key === ")" ? "=" : key];  // ")" is Shift+0 on US keyboards
+    if (value === undefined) return false;
+    var radios = control.querySelectorAll("input[type=radio]");
+    var target = null;
+    for (var i = 0; i < radios.length; i++) {
+      if (radios[i].value === value) { radios[i].checked = true; target = radios[i]; }
     }
-    if (control.getAttribute("data-kind") !== "NUMERIC") return false;
-    var low = parseFloat(control.getAttribute("data-low"));
-    var high = parseFloat(control.getAttribute("data-high"));
-    var input = control.querySelector("input");
-    input.value = key === "=" || key === ")" ? String(high) : String(round(low + (parseInt(key, 10) / 10) * (high - low)));
-    input.dispatchEvent(new Event("input", { bubbles: true }));
+    if (!radios.length) {
+      target = control.querySelector("input[type=number], input[type=text]:not(.comment)");
+      if (!target) return false;
+      target.value = value;
+    }
+    if (!target) return false;
+    setNotApplicable(control, false);
+    target.dispatchEvent(new Event("input", { bubbles: true }));
     return true;
+  }
+
+  // N/A and a value exclude each other: marking N/A clears the value.
+  function toggleNotApplicable(control) {
+    var box = control.querySelector(".na input[type=checkbox]");
+    if (!box) return;
+    box.checked = !box.checked;
+    if (!box.checked) return;
+    control.querySelectorAll("input[type=radio]").forEach(function (r) { r.checked = false; });
+    var input = control.querySelector("input[type=number], input[type=text]:not(.comment)");
+    if (input) input.value = "";
   }
 
   function go(id) {
@@ -92,6 +110,22 @@
     if (key === "k") { event.preventDefault(); go("prev-item"); return; }
     if (key === "ArrowDown") { event.preventDefault(); activate(activeIndex() + 1); return; }
     if (key === "ArrowUp") { event.preventDefault(); activate(activeIndex() - 1); return; }
+    if (key === "s") {
+      var skip = document.getElementById("skip-form");
+      if (skip) { event.preventDefault(); skip.submit(); }
+      return;
+    }
+    if (key === "n" && controls.length) {
+      event.preventDefault();
+      toggleNotApplicable(controls[activeIndex()]);
+      activate(activeIndex() + 1);
+      return;
+    }
+    if (key === "c" && controls.length) {
+      var comment = controls[activeIndex()].querySelector("input.comment");
+      if (comment) { event.preventDefault(); comment.focus(); }
+      return;
+    }
     if (key === "Enter") {
       var tag = (event.target && event.target.tagName || "").toLowerCase();
       if (tag === "a" || tag === "button") return;  // a focused link or button does its own thing
@@ -99,7 +133,7 @@
       if (form.requestSubmit) form.requestSubmit(); else form.submit();
       return;
     }
-    if (/^[0-9=)]$/.test(key) && controls.length) {  // ")" is Shift+0 on US keyboards
+    if (/^[0-9=)]$/.test(key) && controls.length) {
       var index = activeIndex();
       if (pick(controls[index], key)) {
         event.preventDefault();

@@ -1,8 +1,10 @@
 """Helpers for the review-queue tests: configs, accesses and queues built through the services."""
 
+from django.test import Client
+
 from evaluations.models import ScoreConfig, ScoreDataType
 from evaluations.services.queues import review_queue_create
-from pandaprobe.projects.access import ProjectAccess
+from pandaprobe.projects.access import SESSION_PROJECT_KEY, ProjectAccess
 from pandaprobe.projects.models import Membership
 
 from ..factories import MembershipFactory, TraceFactory
@@ -11,6 +13,16 @@ from ..factories import MembershipFactory, TraceFactory
 def access_of(user, project) -> ProjectAccess:
     role = Membership.objects.get(user=user, project=project).role
     return ProjectAccess(project=project, user=user, role=role)
+
+
+def signed_in(user, project) -> Client:
+    """A browser session of `user` with `project` as its current project."""
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[SESSION_PROJECT_KEY] = str(project.pk)
+    session.save()
+    return client
 
 
 def member(project, username: str, role: str = Membership.Role.REVIEWER):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from evaluations.models import ItemReview, ScoreEvent, ScoreSource, TraceScore
 from evaluations.selectors import queues as queue_selectors
 from evaluations.services.queues import (
+    ReviewInput,
     queue_item_hold,
     queue_item_review_submit,
     queue_next_item_claim,
@@ -24,19 +25,12 @@ from ..factories import TraceFactory
 from .queue_factories import GOOD_VALUES, access_of, build_queue, member, score_configs
 
 
-@pytest.fixture
-def alice(project):
-    return member(project, "alice")
-
-
-@pytest.fixture
-def bob(project):
-    return member(project, "bob")
-
-
-def _submit(queue, item, user, values=None, **kwargs):
+def _submit(queue, item, user, values=None, comments=None, not_applicable=(), **kwargs):
+    given = ReviewInput(
+        values=values or GOOD_VALUES, comments=comments or {}, not_applicable=frozenset(not_applicable)
+    )
     return queue_item_review_submit(
-        access=access_of(user, queue.project), queue=queue, item=item, values=values or GOOD_VALUES, **kwargs
+        access=access_of(user, queue.project), queue=queue, item=item, given=given, **kwargs
     )
 
 
@@ -254,7 +248,7 @@ def test_concurrent_claims_never_share_an_item(project, admin_user):
 def test_save_creates_annotation_scores_by_the_reviewer_with_history(project, admin_user, alice):
     queue = build_queue(project, admin_user, [alice])
     item = queue_next_item_claim(queue=queue, reviewer=alice)
-    review = _submit(queue, item, alice, reason="looks fine")
+    review = _submit(queue, item, alice, comments={"tone": "looks fine"})
 
     assert review.status == ItemReview.Status.DONE and review.completed_at is not None
     scores = {s.name: s for s in TraceScore.objects.filter(trace_id=item.trace_id)}
@@ -265,6 +259,7 @@ def test_save_creates_annotation_scores_by_the_reviewer_with_history(project, ad
     assert scores["correct"].numeric_value == 1.0
     assert scores["tone"].config.name == "tone"
     assert scores["tone"].reason == "looks fine"
+    assert scores["quality"].reason is None and scores["correct"].reason is None  # one comment per score
     assert scores["tone"].metadata == {"review_queue_id": str(queue.pk)}
     events = ScoreEvent.objects.filter(trace_id=item.trace_id)
     assert sorted(events.values_list("score_name", "action", "actor_label")) == [

@@ -7,36 +7,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from evaluations.forms import score_field_name
+from evaluations.forms import comment_field_name, not_applicable_field_name, score_field_name
 from evaluations.models import ItemReview, ReviewQueue, ScoreEvent, ScoreSource, TraceScore
 from evaluations.services.queues import queue_next_item_claim
-from pandaprobe.projects.access import SESSION_PROJECT_KEY
 from pandaprobe.projects.models import Membership
 from pandaprobe.traces.models import TraceStatus
 
 from ..factories import MembershipFactory, SpanFactory, TraceFactory
-from .queue_factories import GOOD_VALUES, build_queue, member, score_configs
+from .queue_factories import GOOD_VALUES, build_queue, score_configs, signed_in
 
 XSS = "<script>alert('pwn')</script>"
-
-
-def signed_in(user, project) -> Client:
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[SESSION_PROJECT_KEY] = str(project.pk)
-    session.save()
-    return client
-
-
-@pytest.fixture
-def alice(project):
-    return member(project, "alice")
-
-
-@pytest.fixture
-def bob(project):
-    return member(project, "bob")
 
 
 @pytest.fixture
@@ -48,12 +28,16 @@ def work_url(queue) -> str:
     return reverse("queue-work", args=[queue.pk])
 
 
-def post_values(queue, item, values=None, note="") -> dict:
+def post_values(queue, item, values=None, comments=None, not_applicable=()) -> dict:
     values = values if values is not None else GOOD_VALUES
-    data = {"item": str(item.pk), "note": note}
+    data = {"item": str(item.pk)}
     for config in queue.score_configs.all():
         if config.name in values:
             data[score_field_name(config)] = values[config.name]
+        if config.name in (comments or {}):
+            data[comment_field_name(config)] = comments[config.name]
+        if config.name in not_applicable:
+            data[not_applicable_field_name(config)] = "on"
     return data
 
 
@@ -86,8 +70,9 @@ def test_queue_list_query_count_is_flat(project, admin_user, alice, django_asser
         build_queue(project, admin_user, [alice], name=f"q{i}", n_traces=2)
     client = signed_in(admin_user, project)
     client.get(reverse("queue-list"))  # warm the session and the templates
-    # session, user, the user's projects, their role, then one query for the queues with their counts
-    with django_assert_max_num_queries(5):
+    # session, user, the user's projects, their role, one query for the queues with their counts, and
+    # (admins) one for the archived queues
+    with django_assert_max_num_queries(6):
         response = client.get(reverse("queue-list"))
     assert response.content.decode().count("data-queue-id=") == 6
 
@@ -242,12 +227,14 @@ def test_work_page_holds_the_first_item_and_shows_one_control_per_config(queue, 
 def test_save_redirects_to_the_next_item_and_stores_annotation_scores(queue, project, alice):
     client = signed_in(alice, project)
     item = client.get(work_url(queue)).context["item"]
-    response = client.post(work_url(queue), post_values(queue, item, note="fine"))
+    comments = {"quality": "slow but right", "tone": "curt"}
+    response = client.post(work_url(queue), post_values(queue, item, comments=comments))
     assert response.status_code == 302 and response["Location"] == work_url(queue)
 
     scores = TraceScore.objects.filter(trace_id=item.trace_id)
     assert {(s.name, s.value, s.source, s.author_id, s.reason) for s in scores} == {
-        (name, value, ScoreSource.ANNOTATION, alice.pk, "fine") for name, value in GOOD_VALUES.items()
+        (name, value, ScoreSource.ANNOTATION, alice.pk, comments.get(name))
+        for name, value in GOOD_VALUES.items()
     }
     assert ScoreEvent.objects.filter(trace_id=item.trace_id, action="create", actor_user=alice).count() == 3
     assert client.get(work_url(queue)).context["item"].position == 2
@@ -262,9 +249,10 @@ def test_validation_error_shows_the_field_and_saves_nothing(queue, project, alic
     assert "quality:" in page and "outside the allowed range" in page
     assert not TraceScore.objects.exists() and not ScoreEvent.objects.exists()
     assert ItemReview.objects.get(item=item, reviewer=alice).status == ItemReview.Status.HELD
-    # A missing value is refused by the form before anything is tried.
+    # A missing value is refused (this queue does not allow partial reviews), naming the score.
     response = client.post(work_url(queue), post_values(queue, item, {"correct": "true"}))
-    assert response.status_code == 422 and "quality: This field is required." in response.content.decode()
+    assert response.status_code == 422
+    assert "quality: a value is required (or mark it N/A)" in response.content.decode()
     assert not TraceScore.objects.exists()
 
 
@@ -320,7 +308,7 @@ def test_progress_page_shows_queue_and_reviewer_counts(project, admin_user, alic
     assert [(r.reviewer.username, r.done) for r in progress.reviewers] == [("alice", 2), ("bob", 1)]
     page = response.content.decode()
     assert 'data-testid="queue-done">3/3<' in page
-    assert "2/3" in page and "1/3" in page
+    assert 'data-testid="reviews-done">3/3<' in page and "67%" in page and "33%" in page
 
 
 def test_untrusted_trace_content_is_escaped(project, admin_user, alice):

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 URL = "/evaluations/score-configs"
 FIELDS = {
-    "id", "project_id", "name", "data_type", "min_value", "max_value", "categories", "description",
+    "id", "project_id", "name", "data_type", "min_value", "max_value", "step", "categories", "description",
     "is_archived", "created_at", "updated_at",
 }  # fmt: skip
 
@@ -110,6 +110,12 @@ def test_name_is_unique_per_project(api, other_api):
         ({"name": "a", "data_type": "CATEGORICAL", "categories": ["x", "x"]}, "categories", "rule"),
         ({"name": "a", "data_type": "CATEGORICAL", "categories": "PASS"}, "categories", "shape"),
         ({"name": "a", "data_type": "NUMERIC", "categories": ["x"]}, "categories", "rule"),
+        ({"name": "a", "data_type": "NUMERIC", "step": 0}, "step", "rule"),
+        ({"name": "a", "data_type": "NUMERIC", "step": -1}, "step", "rule"),
+        ({"name": "a", "data_type": "NUMERIC", "step": "half"}, "step", "shape"),
+        ({"name": "a", "data_type": "NUMERIC", "min_value": 1, "max_value": 5, "step": 3}, "step", "rule"),
+        ({"name": "a", "data_type": "NUMERIC", "min_value": 0, "max_value": 1, "step": 2}, "step", "rule"),
+        ({"name": "a", "data_type": "BOOLEAN", "step": 1}, "step", "rule"),
     ],
 )
 def test_bad_config_is_a_422_naming_the_field(api, body, field, refused_by):
@@ -173,14 +179,41 @@ def test_list_query_count_is_constant(api, django_assert_max_num_queries):
         assert len(api.get(URL, {"limit": 30}).json()["items"]) == 30
 
 
+def test_step_is_stored_returned_and_values_are_checked_against_it(api, project):
+    config = create(api, name="stars", data_type="NUMERIC", min_value=1, max_value=5, step=0.5).json()
+    assert config["step"] == 0.5
+    trace = TraceFactory(project=project)
+    body = {"trace_id": str(trace.pk), "name": "stars", "value": "2.25", "data_type": "NUMERIC",
+            "config_id": config["id"]}  # fmt: skip
+    response = api.post("/evaluations/trace-scores", body, format="json")
+    assert rule_fields(response) == {"value"} and "step 0.5" in response.json()["detail"]
+    body["value"] = "4.5"
+    assert api.post("/evaluations/trace-scores", body, format="json").status_code == 201
+    patched = api.patch(f"{URL}/{config['id']}", {"step": None}, format="json").json()
+    assert patched["step"] is None
+    assert rule_fields(api.patch(f"{URL}/{config['id']}", {"step": 3}, format="json")) == {"step"}
+
+
 def test_admin_form_applies_the_same_rules(project):
     form = ScoreConfigAdminForm(data={"project": project.pk, "name": "v", "data_type": "CATEGORICAL",
-                                      "categories": "[]", "description": ""})  # fmt: skip
+                                      "categories": "", "description": ""})  # fmt: skip
     assert not form.is_valid() and "categories" in form.errors
     form = ScoreConfigAdminForm(data={"project": project.pk, "name": "q", "data_type": "NUMERIC",
-                                      "min_value": "3", "max_value": "1", "categories": "[]"})  # fmt: skip
+                                      "min_value": "3", "max_value": "1", "categories": ""})  # fmt: skip
     assert not form.is_valid() and "max_value" in form.errors
+    form = ScoreConfigAdminForm(data={"project": project.pk, "name": "q", "data_type": "NUMERIC",
+                                      "min_value": "1", "max_value": "5", "step": "3"})  # fmt: skip
+    assert not form.is_valid() and "step" in form.errors
+
+
+def test_admin_form_takes_categories_one_per_line(project):
     form = ScoreConfigAdminForm(data={"project": project.pk, "name": "v", "data_type": "CATEGORICAL",
-                                      "categories": '[" PASS ", "FAIL"]'})  # fmt: skip
+                                      "categories": " PASS \r\n\nFAIL\n"})  # fmt: skip
     assert form.is_valid(), form.errors
-    assert form.save().categories == ["PASS", "FAIL"]
+    config = form.save()
+    assert config.categories == ["PASS", "FAIL"]
+    shown = str(ScoreConfigAdminForm(instance=config)["categories"])  # the edit page's textarea
+    assert "PASS\nFAIL</textarea>" in shown and "[" not in shown
+    form = ScoreConfigAdminForm(data={"project": project.pk, "name": "w", "data_type": "CATEGORICAL",
+                                      "categories": "PASS\nPASS"})  # fmt: skip
+    assert not form.is_valid() and "listed twice" in str(form.errors["categories"])
