@@ -186,14 +186,19 @@ class _Api:
 
 
 def _run_to_end(api: _Api, trace_ids: list[str], metrics: list[str]) -> dict:
-    """Create a batch run and poll it until it ends; its last state."""
-    run = api.call("POST", "/evaluations/trace-runs/batch", {"trace_ids": trace_ids, "metrics": metrics})
+    """Create a batch trace run and poll it until it ends; its last state."""
+    return run_to_end(api, "/evaluations/trace-runs", {"trace_ids": trace_ids, "metrics": metrics})
+
+
+def run_to_end(api: _Api, runs_path: str, body: dict) -> dict:
+    """Create a batch run (`runs_path`: trace-runs or session-runs) and poll it until it ends."""
+    run = api.call("POST", f"{runs_path}/batch", body)
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
     while run["status"] not in ("COMPLETED", "FAILED", "CANCELLED"):
         if time.monotonic() > deadline:
             raise RuntimeError(f"run {run['id']} not finished after {RUN_TIMEOUT_SECONDS} s: {run['status']}")
         time.sleep(0.05)
-        run = api.call("GET", f"/evaluations/trace-runs/{run['id']}")
+        run = api.call("GET", f"{runs_path}/{run['id']}")
     if run["status"] != "COMPLETED":
         raise RuntimeError(f"run {run['id']} ended {run['status']}: {run.get('error_message')}")
     return run
