@@ -268,6 +268,9 @@ SPECTACULAR_SETTINGS = {
         "ScoreSource": "evaluations.models.ScoreSource",
         "CallerScoreSource": "evaluations.api.serializers.CALLER_SOURCES",  # what a request may send
         "ScoreStatus": "evaluations.models.ScoreStatus",
+        # A run request's `metrics`: trace runs and session runs take different names.
+        "TraceMetric": "evaluations.metrics.TRACE_METRIC_NAMES",
+        "SessionMetric": "evaluations.metrics.SESSION_METRIC_NAMES",
     },
 }
 

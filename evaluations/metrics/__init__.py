@@ -22,6 +22,11 @@ TRACE_METRICS: dict[str, Metric] = {
 }  # fmt: skip
 
 
+# The names as the OpenAPI document's enums (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+TRACE_METRIC_NAMES = list(TRACE_METRICS)
+SESSION_METRIC_NAMES = list(SESSION_METRICS)
+
+
 def unknown_metrics(names: list[str]) -> list[str]:
     return [name for name in names if name not in TRACE_METRICS]
 
