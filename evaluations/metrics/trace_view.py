@@ -59,7 +59,8 @@ def _message_text(message: dict) -> str:
     return f"{message.get('role', '?')}: {' '.join(parts)}"
 
 
-def _messages(value) -> list[dict] | None:
+def chat_messages(value) -> list[dict] | None:
+    """The messages of a chat payload (`{"messages": [...]}` or a bare list of them), else None."""
     if isinstance(value, dict) and isinstance(value.get("messages"), list):
         value = value["messages"]
     if (
@@ -77,7 +78,7 @@ def as_text(value) -> str:
         return ""
     if isinstance(value, str):
         return value
-    messages = _messages(value)
+    messages = chat_messages(value)
     if messages is not None:
         return "\n".join(_message_text(m) for m in messages)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -86,7 +87,7 @@ def as_text(value) -> str:
 def _last_said(value, role: str) -> str:
     """What `role` said last in a chat payload (the user's request, the assistant's answer); any other
     payload as text."""
-    messages = _messages(value)
+    messages = chat_messages(value)
     said = [m for m in messages or [] if m.get("role") == role]
     return _message_text(said[-1]).removeprefix(f"{role}: ") if said else as_text(value)
 

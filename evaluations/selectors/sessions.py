@@ -4,10 +4,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import NotFound, get_or_not_found
+from pandaprobe.traces.models import Span
 from pandaprobe.traces.selectors import traces_of
 
 from ..filters import SessionScoreFilter
@@ -59,20 +61,34 @@ def latest_scores_for_sessions(*, project, session_ids: Iterable[str]) -> dict[s
     return {session_id: result.get(session_id, []) for session_id in session_ids}
 
 
-def session_traces(*, project, session_id: str, limit: int, offset: int) -> tuple[list, int]:
-    """A page of a session's traces, oldest first, and their total; 404 for an unknown session."""
-    traces = (
-        traces_of(project)
-        .filter(session_id=session_id)
-        .defer("input", "output", "metadata")  # the page lists traces; their payloads can be large
-        .order_by("started_at", "pk")
-    )
+def session_traces(
+    *, project, session_id: str, limit: int, offset: int, payloads: bool = False
+) -> tuple[list, int]:
+    """A page of a session's traces, oldest first, and their total; 404 for an unknown session.
+    Their input and output only with `payloads` (the conversation reads them; a table does not)."""
+    deferred = ("metadata",) if payloads else ("input", "output", "metadata")  # payloads can be large
+    traces = traces_of(project).filter(session_id=session_id).defer(*deferred).order_by("started_at", "pk")
     page = list(traces[offset : offset + limit])
     # A short first page is the whole session: no COUNT needed.
     total = len(page) if offset == 0 and len(page) < limit else traces.count()
     if total == 0:
         raise NotFound("Session not found")
     return page, total
+
+
+def first_spans(*, project, trace_ids: Iterable, per_trace: int) -> dict:
+    """The first `per_trace` spans of each trace by start time, without payloads, for links to
+    the trace page's span anchors (one query; traces without spans map to an empty list)."""
+    trace_ids = list(trace_ids)
+    ranked = (
+        Span.objects.filter(trace__project=project, trace_id__in=trace_ids)
+        .only("trace_id", "span_id", "name", "kind", "status", "started_at")
+        .annotate(rank=Window(RowNumber(), partition_by=[F("trace_id")], order_by=[F("started_at"), F("id")]))
+    )
+    result: dict = defaultdict(list)
+    for span in ranked.filter(rank__lte=per_trace).order_by("trace_id", "started_at", "id"):
+        result[span.trace_id].append(span)
+    return {trace_id: result.get(trace_id, []) for trace_id in trace_ids}
 
 
 @dataclass(frozen=True)

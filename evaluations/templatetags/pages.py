@@ -192,7 +192,8 @@ def _span_body(span) -> str:
 def _span_item(node) -> str:
     span = node.span
     return (
-        f'<li data-span-id="{_e(span.span_id)}" data-depth="{node.depth:d}">'
+        # The id is the anchor other pages link to (`#span-<span_id>`, e.g. the session page).
+        f'<li id="span-{_e(span.span_id)}" data-span-id="{_e(span.span_id)}" data-depth="{node.depth:d}">'
         f'<details class="span status-{_e(span.status)}"><summary>'
         f'<span class="span-name"><span class="badge kind">{_e(span.kind)}</span> {_e(span.name)}</span>'
         f'<span class="bar" title="{_e(duration_ms(node.duration_ms))}">'

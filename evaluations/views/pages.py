@@ -35,6 +35,8 @@ from ..services.annotations import own_annotation, session_score_annotate, trace
 TRACES_PER_PAGE = 50
 SESSIONS_PER_PAGE = 50
 SESSION_TRACES_PER_PAGE = 100
+SESSION_VIEWS = ("conversation", "table")  # the first is the default
+SPAN_LINKS_PER_TRACE = 12  # a turn links its first spans; the trace page shows them all
 MAX_PAGE = 10**6
 # Where switching project may return to: pages that hold no id of the project left behind.
 LANDING_PAGES = ("trace-list", "session-list", "queue-list", "run-list")
@@ -248,21 +250,47 @@ def session_list(request: HttpRequest) -> HttpResponse:
     return render(request, "evaluations/session_list.html", context, status=400 if errors else 200)
 
 
-def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str, *, form=None, status=200):
-    number = _page_number(request.GET.get("page"))
+def _session_view(raw: str | None) -> tuple[str, dict[str, list[str]]]:
+    """How the session page shows its traces (`?view=`), and the error of an unknown choice."""
+    if raw in SESSION_VIEWS:
+        return raw, {}
+    error = {"view": [f"Choose one of: {', '.join(SESSION_VIEWS)}."]} if raw else {}
+    return SESSION_VIEWS[0], error
+
+
+def _session_rows(access: ProjectAccess, session_id: str, number: int, view: str) -> tuple[list, int]:
+    """A page of (trace, its latest scores, its first spans) and the session's trace count; the
+    conversation reads payloads and span links, the table neither."""
+    conversation = view == "conversation"
     traces, total = session_selectors.session_traces(
         project=access.project,
         session_id=session_id,
         limit=SESSION_TRACES_PER_PAGE,
         offset=(number - 1) * SESSION_TRACES_PER_PAGE,
+        payloads=conversation,
     )
-    trace_scores = latest_scores_for_traces(project=access.project, trace_ids=[t.pk for t in traces])
+    ids = [trace.pk for trace in traces]
+    scores = latest_scores_for_traces(project=access.project, trace_ids=ids)
+    spans = (
+        session_selectors.first_spans(project=access.project, trace_ids=ids, per_trace=SPAN_LINKS_PER_TRACE)
+        if conversation
+        else {}
+    )
+    return [(trace, scores[trace.pk], spans.get(trace.pk, [])) for trace in traces], total
+
+
+def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str, *, form=None, status=200):
+    number = _page_number(request.GET.get("page"))
+    view, errors = _session_view(request.GET.get("view"))
+    rows, total = _session_rows(access, session_id, number, view)
     scores = session_selectors.latest_session_scores(project=access.project, session_id=session_id)
     context = {
         "nav": "sessions",
         "access": access,
         "session_id": session_id,
-        "rows": [(trace, trace_scores[trace.pk]) for trace in traces],
+        "view": view,
+        "errors": errors,
+        "rows": rows,
         "total": total,
         "number": number,
         "has_next": number * SESSION_TRACES_PER_PAGE < total,
@@ -273,7 +301,7 @@ def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str
             request, access, scores, target=ScoreEvent.Target.SESSION, form=form, session_id=session_id
         ),
     }
-    return render(request, "evaluations/session_detail.html", context, status=status)
+    return render(request, "evaluations/session_detail.html", context, status=400 if errors else status)
 
 
 @login_required

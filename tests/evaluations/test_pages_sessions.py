@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from evaluations.models import ScoreConfig, ScoreEvent, SessionScore
-from tests.factories import TraceFactory, TraceScoreFactory
+from evaluations.views.pages import SESSION_TRACES_PER_PAGE, SPAN_LINKS_PER_TRACE
+from tests.factories import SpanFactory, TraceFactory, TraceScoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,9 +61,7 @@ def test_session_of_another_project_is_404(browser, project, other_project):
     session_traces(other_project, "chat-secret", 1)
     assert browser.get("/app/sessions/chat-secret/").status_code == 404
     assert browser.get("/app/sessions/no-such-session/").status_code == 404
-    response = browser.post(
-        "/app/sessions/chat-secret/", {"kind": "free:NUMERIC", "name": "a", "value": "1"}
-    )
+    response = browser.post("/app/sessions/chat-secret/", {"kind": "free:NUMERIC", "name": "a", "value": "1"})
     assert response.status_code == 404
     assert SessionScore.objects.count() == 0
 
@@ -107,9 +106,7 @@ def test_scoring_a_session_creates_then_edits_the_users_annotation(browser, proj
 
 def test_session_score_validation_error_is_shown_and_nothing_saved(browser, project):
     session_traces(project, "chat-1", 1)
-    response = browser.post(
-        "/app/sessions/chat-1/", {"kind": "free:NUMERIC", "name": "x", "value": "1.5"}
-    )
+    response = browser.post("/app/sessions/chat-1/", {"kind": "free:NUMERIC", "name": "x", "value": "1.5"})
     assert response.status_code == 422
     html = response.content.decode()
     value_field = html[html.index('data-type="NUMERIC"') : html.index('for="id_reason"')]
@@ -139,7 +136,151 @@ def test_session_page_runs_a_constant_number_of_queries(browser, project):
             assert browser.get(url).status_code == 200
         return len(queries)
 
-    assert count("/app/sessions/small/") == count("/app/sessions/large/") <= 12
+    assert count("/app/sessions/small/?view=table") == count("/app/sessions/large/?view=table") <= 12
     few = count("/app/sessions/")
     session_traces(project, "more", 3)
     assert count("/app/sessions/") == few
+
+
+# --- the conversation view (issue 12, item 6) ------------------------------------------------------
+
+
+def chat(*messages: tuple[str, str]) -> dict:
+    return {"messages": [{"role": role, "content": content} for role, content in messages]}
+
+
+def turns(html: str) -> list[str]:
+    """The page's turns, one chunk of HTML each, in page order."""
+    return html.split('<li class="turn"')[1:]
+
+
+def test_session_page_shows_each_trace_as_a_turn_in_time_order(browser, project):
+    now = timezone.now()
+    # Created out of order: the page orders by started_at. Each input repeats the history.
+    TraceFactory(project=project, session_id="chat-1", started_at=now, input=chat(
+        ("system", "be kind"), ("user", "Q-zero"), ("assistant", "A-zero"), ("user", "Q-one")),
+        output=chat(("assistant", "A-one")))  # fmt: skip
+    TraceFactory(project=project, session_id="chat-1", started_at=now - timedelta(minutes=1),
+                 input=chat(("system", "be kind"), ("user", "Q-zero")), output=chat(("assistant", "A-zero")))  # fmt: skip
+    html = browser.get("/app/sessions/chat-1/").content.decode()
+    first, second = turns(html)
+    assert first.index("Q-zero") < first.index("A-zero") and "Q-one" not in first
+    assert second.index("Q-one") < second.index("A-one")
+    # The history the second input repeats is not shown again, nor the system prompt.
+    assert "Q-zero" not in second and "A-zero" not in second and "be kind" not in html
+    assert 'class="message role-user"' in first and 'class="message role-assistant"' in first
+
+
+def test_turns_show_plain_strings_and_other_json_compactly(browser, project):
+    now = timezone.now()
+    TraceFactory(project=project, session_id="chat-1", input="What is the plan?", started_at=now,
+                 output={"answer": 42, "sources": ["wiki"]})  # fmt: skip
+    TraceFactory(project=project, session_id="chat-1", input=None, started_at=now + timedelta(seconds=1),
+                 output={"role": "assistant", "content": "bare"})  # fmt: skip
+    html = browser.get("/app/sessions/chat-1/").content.decode()
+    first, second = turns(html)
+    assert '<div class="content">What is the plan?</div>' in first
+    assert "{&quot;answer&quot;:42,&quot;sources&quot;:[&quot;wiki&quot;]}" in first
+    assert "No user message" in second and '<div class="content">bare</div>' in second
+
+
+def test_tool_calls_in_a_turn_show_name_and_arguments(browser, project):
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    output = {"messages": [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny, 21C"},
+        {"role": "assistant", "content": "It is sunny in Paris."},
+    ]}  # fmt: skip
+    TraceFactory(project=project, session_id="chat-1", input=chat(("user", "Weather?")), output=output)
+    (turn,) = turns(browser.get("/app/sessions/chat-1/").content.decode())
+    tool_call = turn[turn.index('<li class="tool-call"') :]
+    assert '<span class="mono">get_weather</span>' in tool_call
+    assert '<pre class="arguments">{&quot;city&quot;: &quot;Paris&quot;}</pre>' in tool_call
+    assert turn.index("get_weather") < turn.index("sunny, 21C") < turn.index("It is sunny in Paris.")
+
+
+def test_messages_and_tool_calls_come_out_escaped(browser, project):
+    call = {"function": {"name": XSS, "arguments": XSS}}
+    TraceFactory(project=project, session_id="chat-1", input=chat(("user", XSS)), output={"messages": [
+        {"role": "assistant", "content": XSS, "tool_calls": [call]}]})  # fmt: skip
+    TraceFactory(project=project, session_id="chat-1", input=XSS, output={XSS: XSS})
+    html = browser.get("/app/sessions/chat-1/").content.decode()
+    assert "<script>alert" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
+
+
+def test_long_messages_start_folded(browser, project):
+    long_answer = "word " * 400
+    TraceFactory(project=project, session_id="chat-1", input=chat(("user", "short question")),
+                 output=chat(("assistant", long_answer)))  # fmt: skip
+    (turn,) = turns(browser.get("/app/sessions/chat-1/").content.decode())
+    folded = turn[turn.index('<details class="long-message">') :]
+    assert long_answer.strip() in folded and "2000 characters" in folded
+    assert "short question" not in folded  # short messages stay open
+
+
+def test_each_turn_carries_its_own_trace_scores_status_and_link(browser, project):
+    traces = session_traces(project, "chat-1", 3)
+    traces[1].status = "ERROR"
+    traces[1].save()
+    html = browser.get("/app/sessions/chat-1/").content.decode()
+    for index, (trace, turn) in enumerate(zip(traces, turns(html), strict=True)):
+        assert f'data-trace-id="{trace.pk}"' in turn
+        assert f"accuracy <b>0.{index}</b>" in turn and turn.count("accuracy <b>") == 1
+        assert f'href="/app/traces/{trace.pk}/?session_id=chat-1">turn-{index}</a>' in turn
+    assert 'status-ERROR">error</span>' in turns(html)[1]
+
+
+def test_span_links_lead_to_anchors_on_the_trace_page(browser, project):
+    trace = TraceFactory(project=project, session_id="chat-1", span_count=SPAN_LINKS_PER_TRACE + 2)
+    spans = [SpanFactory(trace=trace, started_at=trace.started_at + timedelta(seconds=i))
+             for i in range(SPAN_LINKS_PER_TRACE + 2)]  # fmt: skip
+    lone = TraceFactory(project=project, session_id="chat-1", span_count=1)
+    SpanFactory(trace=lone)
+    html = browser.get("/app/sessions/chat-1/").content.decode()
+    links = re.findall(r'href="([^"#]+)#span-([0-9a-f-]+)"', html)
+    expected = [str(span.span_id) for span in spans[:SPAN_LINKS_PER_TRACE]]
+    assert [span_id for url, span_id in links if str(trace.pk) in url] == expected
+    assert len(links) == SPAN_LINKS_PER_TRACE + 1
+    assert f"all {SPAN_LINKS_PER_TRACE + 2} spans" in html
+    for url, span_id in links:
+        page = browser.get(url)
+        assert page.status_code == 200 and f'id="span-{span_id}"' in page.content.decode()
+
+
+def test_the_table_view_is_kept_and_an_unknown_view_is_a_400_naming_it(browser, project):
+    traces = session_traces(project, "chat-1", 2)
+    html = browser.get("/app/sessions/chat-1/?view=table").content.decode()
+    assert '<table class="list">' in html and '<li class="turn"' not in html
+    assert f'<tr data-trace-id="{traces[0].pk}">' in html and "accuracy <b>0.1</b>" in html
+    assert 'href="?view=conversation"' in html
+    response = browser.get("/app/sessions/chat-1/?view=slides")
+    assert response.status_code == 400
+    assert "Choose one of: conversation, table." in response.content.decode()
+
+
+def test_conversation_of_another_projects_session_is_404(browser, project, other_project):
+    session_traces(project, "chat-mine", 1)
+    session_traces(other_project, "chat-secret", 1)
+    for view in ("conversation", "table"):
+        assert browser.get(f"/app/sessions/chat-mine/?view={view}").status_code == 200  # control
+        assert browser.get(f"/app/sessions/chat-secret/?view={view}").status_code == 404
+
+
+def test_conversation_queries_do_not_grow_with_turns_or_spans(
+    browser, project, django_assert_max_num_queries
+):
+    session_traces(project, "short", 1)
+    for trace in session_traces(project, "long", SESSION_TRACES_PER_PAGE + 1):
+        SpanFactory.create_batch(2, trace=trace)
+    counts = []
+    for session_id in ("short", "long"):
+        with django_assert_max_num_queries(12) as queries:
+            html = browser.get(f"/app/sessions/{session_id}/").content.decode()
+        counts.append(len(queries.captured_queries))
+    assert html.count('<li class="turn"') == SESSION_TRACES_PER_PAGE and html.count("#span-") == 200
+    assert counts[0] + 1 == counts[1]  # the long session's second page costs one COUNT, nothing more
