@@ -1,49 +1,14 @@
 """The SQL that differs by database, behind small expressions: the rest of the analytics is plain ORM.
 
-PostgreSQL has what the statistics need (`percentile_cont`, `width_bucket`); SQLite gets a median
-aggregate registered on each new connection (as Django itself does for `STDDEV_POP` there) and the
-same bucket arithmetic as PostgreSQL's `width_bucket`, so both databases put every value in the
-same bucket. The suite runs on both.
+PostgreSQL has `width_bucket` and DISTINCT ON; SQLite gets the same bucket arithmetic as
+`width_bucket`, so both databases put every value in the same bucket, and a window function for
+DISTINCT ON. The suite runs on both.
 """
 
-import statistics
+from django.db import connections
+from django.db.models import Func, IntegerField, QuerySet
 
-from django.db.models import Aggregate, FloatField, Func, IntegerField
-
-SQLITE_MEDIAN = "analytics_median"
-
-
-class Median(Aggregate):
-    """The median (the mean of the two middle values of an even count); NULLs are skipped."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        plain = self.copy()  # Aggregate.as_sql reads the template from the instance when it adds FILTER
-        plain.function, plain.template = SQLITE_MEDIAN, Aggregate.template
-        return super(Median, plain).as_sql(compiler, connection, **extra_context)
-
-
-class _SqliteMedian:
-    """The aggregate behind `Median` on SQLite (`sqlite3.Connection.create_aggregate`)."""
-
-    def __init__(self):
-        self.values: list[float] = []
-
-    def step(self, value):
-        if value is not None:
-            self.values.append(value)
-
-    def finalize(self):
-        return statistics.median(self.values) if self.values else None
-
-
-def register_sqlite_functions(sender, connection, **kwargs) -> None:
-    """`connection_created` receiver: SQLite connections learn the median aggregate."""
-    if connection.vendor == "sqlite":
-        connection.connection.create_aggregate(SQLITE_MEDIAN, 1, _SqliteMedian)
+NEWEST_FIRST_SQL = "created_at DESC, id DESC"
 
 
 class BucketIndex(Func):
@@ -76,3 +41,24 @@ class BucketIndex(Func):
         value, params = self._value(compiler, connection)
         sql = f"MIN(MAX(CAST(%s * ((({value}) - %s) / (%s - %s)) AS INTEGER) + 1, 1), %s)"
         return sql, (self.buckets, *params, self.low, self.high, self.low, self.buckets)
+
+
+def newest_values(scores: QuerySet) -> tuple[str, tuple]:
+    """SQL and params of the newest score (created_at, then id) of each (trace, author) among
+    `scores`: columns trace_id, author_id, value.
+
+    PostgreSQL gets DISTINCT ON, whose rows it estimates as the number of groups. It guesses
+    `ROW_NUMBER() ... = 1` at 0.5% of the rows and joined two such sides with a nested loop: 3.4 s
+    for 1,000 judge-vs-human pairs, quadratic beyond. SQLite has no DISTINCT ON.
+    """
+    columns = "trace_id, author_id, numeric_value AS value"
+    scores = scores.values("trace_id", "author_id", "numeric_value", "created_at", "id")
+    sql, params = scores.order_by().query.sql_with_params()
+    if connections[scores.db].vendor == "postgresql":
+        newest = f"DISTINCT ON (trace_id, author_id) {columns} FROM ({sql}) s"
+        return f"SELECT {newest} ORDER BY trace_id, author_id, {NEWEST_FIRST_SQL}", params
+    ranked = (
+        f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY trace_id, author_id "
+        f"ORDER BY {NEWEST_FIRST_SQL}) AS position FROM ({sql}) s"
+    )
+    return f"SELECT trace_id, author_id, value FROM ({ranked}) r WHERE position = 1", params
