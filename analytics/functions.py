@@ -1,12 +1,15 @@
 """The SQL the ORM does not spell, written once for PostgreSQL and SQLite, so the rest of the
-analytics is plain ORM: `percentile_cont` (and the median), histogram buckets (`width_bucket`) and a
-timestamp's epoch in milliseconds. SQLite learns `percentile_cont` on each new connection (as Django
-itself teaches it `STDDEV_POP`) and gets PostgreSQL's bucket arithmetic, so both databases answer
-value for value; the suite runs on both."""
+analytics is plain ORM: `percentile_cont`, histogram buckets (`width_bucket`), a timestamp's epoch
+in milliseconds and the newest score per (trace, author) (DISTINCT ON). SQLite learns
+`percentile_cont` on each new connection (as Django itself teaches it `STDDEV_POP`) and gets
+PostgreSQL's bucket arithmetic, so both databases answer value for value; the suite runs on both."""
 
 import math
 
-from django.db.models import Aggregate, FloatField, Func, IntegerField
+from django.db import connections
+from django.db.models import Aggregate, FloatField, Func, IntegerField, QuerySet
+
+NEWEST_FIRST_SQL = "created_at DESC, id DESC"
 
 
 class PercentileCont(Aggregate):
@@ -29,11 +32,6 @@ class PercentileCont(Aggregate):
         plain = self.copy()  # Aggregate.as_sql reads the template from the instance when it adds FILTER
         plain.template = "%(function)s(%(expressions)s, %(fraction)s)"
         return super(PercentileCont, plain).as_sql(compiler, connection, **extra_context)
-
-
-def Median(expression, **extra) -> PercentileCont:  # noqa: N802 (reads as the aggregate it is)
-    """The median: the mean of the two middle values of an even count."""
-    return PercentileCont(expression, 0.5, **extra)
 
 
 class SQLitePercentileCont:
@@ -111,3 +109,24 @@ class BucketIndex(Func):
         value, params = self._value(compiler, connection)
         sql = f"MIN(MAX(CAST(%s * ((({value}) - %s) / (%s - %s)) AS INTEGER) + 1, 1), %s)"
         return sql, (self.buckets, *params, self.low, self.high, self.low, self.buckets)
+
+
+def newest_values(scores: QuerySet) -> tuple[str, tuple]:
+    """SQL and params of the newest score (created_at, then id) of each (trace, author) among
+    `scores`: columns trace_id, author_id, value.
+
+    PostgreSQL gets DISTINCT ON, whose rows it estimates as the number of groups. It guesses
+    `ROW_NUMBER() ... = 1` at 0.5% of the rows and joined two such sides with a nested loop: 3.4 s
+    for 1,000 judge-vs-human pairs, quadratic beyond. SQLite has no DISTINCT ON.
+    """
+    columns = "trace_id, author_id, numeric_value AS value"
+    scores = scores.values("trace_id", "author_id", "numeric_value", "created_at", "id")
+    sql, params = scores.order_by().query.sql_with_params()
+    if connections[scores.db].vendor == "postgresql":
+        newest = f"DISTINCT ON (trace_id, author_id) {columns} FROM ({sql}) s"
+        return f"SELECT {newest} ORDER BY trace_id, author_id, {NEWEST_FIRST_SQL}", params
+    ranked = (
+        f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY trace_id, author_id "
+        f"ORDER BY {NEWEST_FIRST_SQL}) AS position FROM ({sql}) s"
+    )
+    return f"SELECT trace_id, author_id, value FROM ({ranked}) r WHERE position = 1", params

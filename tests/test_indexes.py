@@ -7,13 +7,13 @@ it (a partial index's condition, an operator class). Which index PostgreSQL pref
 is measured by `benchmarks/bench_score_queries.py`.
 """
 
-
 import pytest
 from django.db import connection, transaction
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
-from evaluations.models import ScoreConfig, ScoreEvent
+from analytics.selectors import scores as analytics
+from evaluations.models import ScoreConfig, ScoreEvent, SessionScore
 from evaluations.selectors import annotations, scores, sessions
 from pandaprobe.projects.services import api_key_create
 from pandaprobe.traces.models import Trace
@@ -33,8 +33,13 @@ def _postgresql():
 @pytest.fixture
 def data(project):
     trace = TraceFactory(project=project, session_id="chat-1", tags=["prod", "vip"])
-    user, config, run = UserFactory(), ScoreConfig.objects.create(project=project, name="ok"), eval_run(project)
+    user, config, run = (
+        UserFactory(),
+        ScoreConfig.objects.create(project=project, name="ok"),
+        eval_run(project),
+    )
     score = TraceScoreFactory(trace=trace, author=user, config=config, eval_run_id=run)
+    SessionScore.objects.create(project=project, session_id="chat-1", name="ok", numeric_value=1.0)
     ScoreEvent.objects.create(
         project=project, score_id=score.pk, trace_id=trace.pk, score_name="accuracy", action="create",
         actor_label="x", actor_user=user, actor_api_key=api_key_create(project=project).api_key,
@@ -50,6 +55,10 @@ def session_list(query: str):
     return lambda d: list(sessions.session_scores_list(project=d["project"], params=QueryDict(query))[:50])
 
 
+def summary(kind):
+    return lambda d: analytics.score_summary(kind=kind, project=d["project"], params=QueryDict(""))
+
+
 INDEX_QUERIES = {
     # index: (table, what the code runs)
     "tscore_project_created": ("evaluations_tracescore", trace_list("")),
@@ -57,6 +66,7 @@ INDEX_QUERIES = {
     "tscore_project_source": ("evaluations_tracescore", trace_list("source=PROGRAMMATIC")),
     "tscore_project_status": ("evaluations_tracescore", trace_list("status=FAILED")),
     "tscore_project_dtype": ("evaluations_tracescore", trace_list("data_type=CATEGORICAL")),
+    "tscore_project_value": ("evaluations_tracescore", summary(analytics.TRACE_SCORES)),
     "tscore_run": ("evaluations_tracescore", lambda d: trace_list(f"eval_run_id={d['run']}")(d)),
     "tscore_trace_name": (
         "evaluations_tracescore",
@@ -66,6 +76,7 @@ INDEX_QUERIES = {
     "tscore_config": ("evaluations_tracescore", lambda d: d["config"].delete()),
     "sscore_project_created": ("evaluations_sessionscore", session_list("")),
     "sscore_project_name": ("evaluations_sessionscore", session_list("name=accuracy")),
+    "sscore_project_value": ("evaluations_sessionscore", summary(analytics.SESSION_SCORES)),
     "sscore_run": ("evaluations_sessionscore", lambda d: session_list(f"eval_run_id={d['run']}")(d)),
     "sscore_session_name": (
         "evaluations_sessionscore",

@@ -6,7 +6,8 @@ SUCCESS score with a value counts (newest created_at, then higher id): the judge
 reviewer's per trace, so a re-scored trace is one pair per reviewer, not one per re-run. Annotations
 made through an API key have no author: together they are one "reviewer" with no user.
 
-The database does the work in one pass per comparison: the latest scores (a window function), the
+The database does the work in one pass per comparison: the latest scores of each side (`newest_values`),
+the
 pairs (a join on the trace) and, per reviewer or pair of reviewers, the sums every statistic is
 made of. Python turns those few sums into r and kappa.
 """
@@ -16,26 +17,18 @@ from dataclasses import dataclass, fields
 
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.db.models import Q
 
 from evaluations.metrics import TRACE_METRICS
 from evaluations.models import ScoreSource, TraceScore
 from pandaprobe.api.errors import require_valid, validate_all
 
 from .. import filters as f
+from ..functions import newest_values
 from .scores import MEASURED, value_span
 
 JUDGE, HUMAN = ScoreSource.AUTOMATED.value, ScoreSource.ANNOTATION.value
-# The latest scored value per (trace, source, author) of the two names being compared.
-LATEST_SQL = """
-    WITH scored AS ({scores}),
-    latest AS (
-        SELECT trace_id, source, author_id, numeric_value AS value, ROW_NUMBER() OVER (
-            PARTITION BY trace_id, source, author_id ORDER BY created_at DESC, id DESC
-        ) AS position
-        FROM scored
-    )
-"""
+# Each side's latest scored value per (trace, author): the judge's, then the reviewers'.
+LATEST_SQL = "WITH judge AS ({judge}), human AS ({human})"
 # Per pair group: n, sum x, sum y, sum x*x, sum y*y, sum x*y, sum |x-y|, then the confusion matrix
 # (pass = value >= the side's threshold): pass/pass, pass/fail, fail/pass; fail/fail is the rest.
 SUMS_SQL = """
@@ -46,14 +39,12 @@ SUMS_SQL = """
     SUM(CASE WHEN a.value < %s AND b.value >= %s THEN 1 ELSE 0 END)
 """
 JUDGE_VS_HUMAN_SQL = """
-    SELECT b.author_id, {sums} FROM latest a JOIN latest b ON b.trace_id = a.trace_id
-    WHERE a.position = 1 AND a.source = %s AND b.position = 1 AND b.source = %s
+    SELECT b.author_id, {sums} FROM judge a JOIN human b ON b.trace_id = a.trace_id
     GROUP BY b.author_id
 """
 BETWEEN_REVIEWERS_SQL = """
-    SELECT a.author_id, b.author_id, {sums} FROM latest a JOIN latest b ON b.trace_id = a.trace_id
-    WHERE a.position = 1 AND a.source = %s AND b.position = 1 AND b.source = %s
-      AND a.author_id < b.author_id
+    SELECT a.author_id, b.author_id, {sums} FROM human a JOIN human b ON b.trace_id = a.trace_id
+    WHERE a.author_id < b.author_id
     GROUP BY a.author_id, b.author_id
 """
 
@@ -125,19 +116,17 @@ def metric_threshold(*, project, metric_name: str) -> float:
     return (low + high) / 2
 
 
-def _latest_scores(*, project, filterset, judge_name: str, human_name: str) -> tuple[str, tuple]:
-    scores = filterset.qs.filter(
-        MEASURED, Q(source=JUDGE, name=judge_name) | Q(source=HUMAN, name=human_name)
-    ).values("trace_id", "source", "author_id", "numeric_value", "created_at", "id")
-    sql, params = scores.order_by().query.sql_with_params()
-    return LATEST_SQL.format(scores=sql), params
+def _latest_scores(*, filterset, judge_name: str, human_name: str) -> tuple[str, tuple]:
+    judge, judge_params = newest_values(filterset.qs.filter(MEASURED, source=JUDGE, name=judge_name))
+    human, human_params = newest_values(filterset.qs.filter(MEASURED, source=HUMAN, name=human_name))
+    return LATEST_SQL.format(judge=judge, human=human), (*judge_params, *human_params)
 
 
-def _grouped_sums(latest: tuple[str, tuple], query: str, *, thresholds: tuple, sources: tuple, keys: int):
+def _grouped_sums(latest: tuple[str, tuple], query: str, *, thresholds: tuple, keys: int):
     """{group key: PairSums} of one comparison; `keys` leading columns make the group key."""
     sql = latest[0] + query.format(sums=SUMS_SQL)
     a, b = thresholds
-    params = (*latest[1], a, b, a, b, a, b, *sources)
+    params = (*latest[1], a, b, a, b, a, b)
     with connections[TraceScore.objects.db].cursor() as cursor:
         cursor.execute(sql, params)
         return {tuple(row[:keys]): PairSums.from_row(row[keys:]) for row in cursor.fetchall()}
@@ -167,15 +156,9 @@ def trace_score_agreement(*, project, params) -> dict:
         metric_threshold(project=project, metric_name=name) if threshold is None else threshold
         for name in (judge_name, human_name)
     )
-    latest = _latest_scores(
-        project=project, filterset=filterset, judge_name=judge_name, human_name=human_name
-    )
-    by_reviewer = _grouped_sums(
-        latest, JUDGE_VS_HUMAN_SQL, thresholds=thresholds, sources=(JUDGE, HUMAN), keys=1
-    )
-    between = _grouped_sums(
-        latest, BETWEEN_REVIEWERS_SQL, thresholds=(thresholds[1],) * 2, sources=(HUMAN, HUMAN), keys=2
-    )
+    latest = _latest_scores(filterset=filterset, judge_name=judge_name, human_name=human_name)
+    by_reviewer = _grouped_sums(latest, JUDGE_VS_HUMAN_SQL, thresholds=thresholds, keys=1)
+    between = _grouped_sums(latest, BETWEEN_REVIEWERS_SQL, thresholds=(thresholds[1],) * 2, keys=2)
     user_ids = {user_id for key in (*by_reviewer, *between) for user_id in key if user_id is not None}
     usernames = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
     return {

@@ -25,7 +25,7 @@ from pandaprobe.errors import NotFound
 from pandaprobe.traces.filters import ordered
 
 from .. import filters as f
-from ..functions import BucketIndex, Median
+from ..functions import BucketIndex
 
 COMPARISON_MAX_LIMIT, COMPARISON_DEFAULT_LIMIT = 100, 20
 # The scores whose value enters a statistic.
@@ -43,19 +43,34 @@ def _filtered(filterset_class, queryset: QuerySet, params, *forms) -> tuple[Quer
 
 
 def _summary(scores: QuerySet) -> list[dict]:
-    return list(
+    rows = (
         scores.values(metric_name=F("name"))
         .annotate(
             avg_score=Avg("numeric_value", filter=MEASURED),
             min_score=Min("numeric_value", filter=MEASURED),
             max_score=Max("numeric_value", filter=MEASURED),
-            median_score=Median("numeric_value", filter=MEASURED),
+            measured_count=Count("pk", filter=MEASURED),
             success_count=Count("pk", filter=Q(status=ScoreStatus.SUCCESS)),
             failed_count=Count("pk", filter=Q(status=ScoreStatus.FAILED)),
             latest_score_at=Max("created_at"),
         )
         .order_by("metric_name")
     )
+    return [{**row, "median_score": _median(scores, row)} for row in rows]
+
+
+def _median(scores: QuerySet, row: dict) -> float | None:
+    """A metric's median (the mean of the two middle values of an even count), interpolated as
+    PostgreSQL's `percentile_cont(0.5)` does. One query per metric reads only the middle of its
+    `<prefix>_project_value` index: `percentile_cont` sorted a million values in 2-11 s."""
+    count = row.pop("measured_count")
+    if not count:
+        return None
+    measured = scores.filter(MEASURED, name=row["metric_name"]).order_by("numeric_value")
+    middle = list(measured.values_list("numeric_value", flat=True)[(count - 1) // 2 : count // 2 + 1])
+    if not middle:  # scores deleted since they were counted
+        return None
+    return middle[0] + (middle[-1] - middle[0]) * 0.5
 
 
 def _trend(scores: QuerySet, *, metric_name: str, granularity: str) -> list[dict]:
