@@ -84,7 +84,7 @@ def bar_chart(points: Sequence[Point], *, title: str) -> SafeString:
     slot = inner_w / len(points)
     bars = format_html_join(
         "",
-        '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}: {}</title></rect>',
+        '<rect class="chart-bar" x="{}" y="{}" width="{}" height="{}"><title>{}: {}</title></rect>',
         (
             (_at(LEFT + slot * i + slot * 0.1), _at(TOP + inner_h * (1 - max(v, 0.0) / top)), _at(slot * 0.8),
              _at(inner_h * max(v, 0.0) / top), label, _number(v))

@@ -20,11 +20,14 @@ def test_owner_reads_the_charts_and_changes_the_range(live_server, page, artifac
     for section in ("summary", "trend", "histogram", "worst-sessions", "volume", "errors", "latency", "cost"):
         assert page.locator(f"#{section}").is_visible(), section
     assert page.locator("svg.chart").count() == 6
-    assert page.locator("#volume svg rect.bar").count() == 1
+    assert page.locator("#volume svg rect.chart-bar").count() == 1
     assert page.locator("[data-testid=confusion] td").all_inner_texts() == ["1", "0", "0", "1"]
     # The bars are coloured by the stylesheet, not by attributes the CSP would have to allow.
-    fill = page.locator("#volume rect.bar").evaluate("bar => getComputedStyle(bar).fill")
+    fill = page.locator("#volume rect.chart-bar").evaluate("bar => getComputedStyle(bar).fill")
     assert fill == "rgb(79, 124, 201)"
+    # The one bucket's bar is as tall as the plot: no page rule (app.css has a `.bar`) resizes it.
+    box = page.locator("#volume rect.chart-bar").bounding_box()
+    assert box["height"] > 0.7 * page.locator("#volume svg").bounding_box()["height"]
     assert violations(page) == []
     page.screenshot(path=str(artifacts / "analytics-page.png"), full_page=True)
 
