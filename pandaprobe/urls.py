@@ -44,6 +44,8 @@ urlpatterns = [
     # Before "evaluations/": the analytics are their own app (it reads evaluations; nothing imports it).
     path("evaluations/analytics/", include("analytics.urls")),
     path("evaluations/", include("evaluations.api.urls")),
+    # Before "app/": the analytics page belongs to analytics (nothing under evaluations imports it).
+    path("app/analytics/", include("analytics.page_urls")),
     path("app/", include("evaluations.urls")),
 ]
 

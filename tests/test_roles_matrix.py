@@ -315,7 +315,7 @@ API_READS = [
 ]  # fmt: skip
 PAGE_READS = [
     "/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/",
-    "/app/runs/", "/app/runs/{run}/", "/app/runs/{run}/progress",
+    "/app/runs/", "/app/runs/{run}/", "/app/runs/{run}/progress", "/app/analytics/",
 ]  # fmt: skip
 
 
