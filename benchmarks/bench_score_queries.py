@@ -143,7 +143,7 @@ def _queries(project, sample: dict) -> dict:
     return {
         **{f"list {label or query}, page 50 + count": listed(query) for query, label in filters.items()},
         "latest per name of a trace": lambda: scores.latest_scores_for_trace(project=project, trace_id=trace),
-        "latest per name of 50 traces (badges)": lambda: scores.latest_scores_for_traces(
+        "latest per name, source, author of 50 traces (badges)": lambda: scores.latest_scores_per_reviewer(
             project=project, trace_ids=sample["traces"]
         ),
         f"{BROAD}explorer has_score=accuracy, page 50 + count": explorer("has_score=accuracy"),
@@ -154,7 +154,7 @@ def _queries(project, sample: dict) -> dict:
             project=project, trace_id=trace, reviewer=sample["user"], names=["accuracy", "safety"]
         ),
         "history of a score": lambda: scores.score_history(project=project, score_id=sample["score"]),
-        "trace page history panel": lambda: scores.score_events_by_name(
+        "trace page history panel": lambda: scores.score_events_by_score(
             project=project, target="TRACE", trace_id=trace
         ),
         "session page history panel": lambda: sessions.session_score_events(

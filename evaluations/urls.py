@@ -18,6 +18,11 @@ urlpatterns = [
     path("traces/", views.trace_list, name="trace-list"),
     path("traces/<uuid:trace_id>/", views.trace_detail, name="trace-detail"),
     path("traces/<uuid:trace_id>/score/", views.trace_score, name="trace-score"),
+    path(
+        "traces/<uuid:trace_id>/scores/<uuid:score_id>/delete/",
+        views.trace_score_remove,
+        name="trace-score-delete",
+    ),
     path("sessions/", views.session_list, name="session-list"),
     # A session id may hold "/" (links send it as %2F, which the server decodes before routing:
     # evaluations/links.py). So nothing may follow the id: a `.../score/` route would also match the

@@ -90,13 +90,13 @@ INDEX_QUERIES = {
     ),
     "score_event_trace": (
         "evaluations_scoreevent",
-        lambda d: scores.score_events_by_name(
+        lambda d: scores.score_events_by_score(
             project=d["project"], target="TRACE", include_deleted=True, trace_id=d["trace"].pk
         ),
     ),
     "score_event_session": (
         "evaluations_scoreevent",
-        lambda d: scores.score_events_by_name(
+        lambda d: scores.score_events_by_score(
             project=d["project"], target="SESSION", include_deleted=True, session_id="chat-1"
         ),
     ),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from django.http import QueryDict
 
 from pandaprobe.api.errors import require_valid
@@ -16,7 +16,7 @@ from pandaprobe.traces.selectors import trace_get, trace_list
 
 from ..filters import ScoreConfigFilter, TraceScorePresenceFilter
 from ..models import ScoreConfig, TraceScore
-from .scores import latest_scores_for_trace
+from .scores import latest_scores_per_reviewer
 
 # A list row never shows a trace's payloads, which can be large.
 LIST_DEFERRED = ("input", "output", "metadata")
@@ -92,7 +92,7 @@ class SpanNode:
 class TracePage:
     trace: Trace
     spans: list[SpanNode]
-    scores: list[TraceScore]  # the latest of each name; their history: `scores.score_panel`
+    scores: list[TraceScore]  # the latest per name, source and author; their history: `scores.score_panel`
 
 
 def _children_by_parent(spans: list[Span]) -> tuple[list[Span], dict]:
@@ -172,8 +172,7 @@ def span_tree(trace: Trace) -> list[SpanNode]:
 def trace_page(*, project, trace_id) -> TracePage:
     """Everything the trace page shows, in a constant number of queries (404 outside the project)."""
     trace = trace_get(project=project, trace_id=trace_id)
-    scores = latest_scores_for_trace(project=project, trace_id=trace.pk)
-    prefetch_related_objects(scores, "author")
+    scores = latest_scores_per_reviewer(project=project, trace_ids=[trace.pk])[trace.pk]
     return TracePage(
         trace=trace,
         spans=span_tree(trace),

@@ -15,7 +15,7 @@ from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.traces.selectors import trace_get_bare
 
 from ..filters import ExportParams, TraceScoreFilter
-from ..models import ScoreEvent, ScoreFields, SessionScore, TraceScore
+from ..models import ScoreEvent, SessionScore, TraceScore
 
 # Columns of a trace a score never shows (they can be megabytes).
 TRACE_PAYLOADS = ("input", "output", "metadata")
@@ -82,13 +82,16 @@ def latest_scores_for_trace(*, project, trace_id) -> list[TraceScore]:
     return list(latest_per_name(scores, partition=[F("name")]))
 
 
-def latest_scores_for_traces(*, project, trace_ids: Iterable[UUID]) -> dict[UUID, list[TraceScore]]:
-    """`latest_scores_for_trace` for many traces in one query (list badges); traces without scores
-    map to an empty list."""
+def latest_scores_per_reviewer(*, project, trace_ids: Iterable[UUID]) -> dict[UUID, list[TraceScore]]:
+    """The newest score of each (name, source, author) on each trace, by name then newest first: one
+    person's score never hides another's, and the judge's stands beside the humans'. One query for
+    any number of traces (the trace page, the queue page and the explorer's badges all read this);
+    traces without scores map to an empty list."""
     trace_ids = list(trace_ids)
     result: dict[UUID, list[TraceScore]] = defaultdict(list)
-    scores = trace_scores_of(project).filter(trace_id__in=trace_ids)
-    for score in latest_per_name(scores, partition=[F("trace_id"), F("name")]):
+    scores = trace_scores_of(project).filter(trace_id__in=trace_ids).select_related("author", "config")
+    partition = [F("trace_id"), F("name"), F("source"), F("author_id")]
+    for score in latest_per_name(scores, partition=partition).order_by("name", *NEWEST_FIRST):
         result[score.trace_id].append(score)
     return {trace_id: result.get(trace_id, []) for trace_id in trace_ids}
 
@@ -137,41 +140,51 @@ def trace_scores_export(*, project, params) -> QuerySet:
     return scores.values_list(*EXPORT_COLUMNS.values())
 
 
-def score_events_by_name(
+def score_events_by_score(
     *, project, target: str, include_deleted: bool, **subject
-) -> dict[str, list[ScoreEvent]]:
-    """The edit history of the scores of one trace (`trace_id=`) or session (`session_id=`), by score
-    name, oldest first: one query for a whole score panel. Deleted scores' events are left out
+) -> dict[UUID, list[ScoreEvent]]:
+    """The edit history of the scores of one trace (`trace_id=`) or session (`session_id=`), by
+    score id, oldest first: one query for a whole score panel. Deleted scores' events are left out
     unless `include_deleted` (the same rule as `score_history`)."""
     events = ScoreEvent.objects.filter(project=project, target=target, **subject)
     if not include_deleted:
         live = SCORE_MODELS[target].objects.filter(project=project, **subject).values("pk")
         events = events.filter(score_id__in=live)
-    by_name: dict[str, list[ScoreEvent]] = defaultdict(list)
+    by_score: dict[UUID, list[ScoreEvent]] = defaultdict(list)
     for event in events.order_by("created_at", "id"):
-        by_name[event.score_name].append(event)
-    return dict(by_name)
+        by_score[event.score_id].append(event)
+    return dict(by_score)
 
 
 @dataclass
 class ScorePanel:
     """The score panel of the trace and session pages."""
 
-    scores: list[tuple[ScoreFields, list[ScoreEvent]]]  # each latest score, with its name's history
-    removed: dict[str, list[ScoreEvent]]  # the history of names that no longer have a score
+    history: dict[UUID, list[ScoreEvent]]  # each score's own history, by score id
+    removed: dict[str, list[ScoreEvent]]  # the history of deleted scores, by name
+
+
+def _deleted_by_name(history: dict[UUID, list[ScoreEvent]], shown: set) -> dict[str, list[ScoreEvent]]:
+    # History stays per score: an older score that a newer one of its author replaced is not
+    # "deleted"; only scores whose last event is a delete are.
+    removed: dict[str, list[ScoreEvent]] = defaultdict(list)
+    for score_id, events in history.items():
+        if score_id not in shown and events[-1].action == ScoreEvent.Action.DELETE:
+            removed[events[-1].score_name].extend(events)
+    return dict(removed)
 
 
 def score_panel(*, access: ProjectAccess, target: str, scores: list, **subject) -> ScorePanel:
-    """The panel for `scores` (the latest of each name) of one trace or session. Deleted scores'
-    history is shown only to who may read it (`SCORE_HISTORY_DELETED`, as in the API)."""
-    history = score_events_by_name(
+    """The panel for `scores` (one trace's or session's scores shown), each with its own history.
+    Deleted scores' history is shown only to who may read it (`SCORE_HISTORY_DELETED`, as in the
+    API)."""
+    history = score_events_by_score(
         project=access.project,
         target=target,
         include_deleted=access.can(Action.SCORE_HISTORY_DELETED),
         **subject,
     )
-    names = {score.name for score in scores}
     return ScorePanel(
-        scores=[(score, history.get(score.name, [])) for score in scores],
-        removed={name: events for name, events in history.items() if name not in names},
+        history=history,
+        removed=_deleted_by_name(history, {score.pk for score in scores}),
     )

@@ -55,7 +55,8 @@ def latest_scores_for_sessions(*, project, session_ids: Iterable[str]) -> dict[s
     """`latest_session_scores` for many sessions in one query (list badges)."""
     session_ids = list(session_ids)
     result: dict[str, list[SessionScore]] = defaultdict(list)
-    scores = session_scores_of(project).filter(session_id__in=session_ids)
+    # The badges' titles name each score's author.
+    scores = session_scores_of(project).filter(session_id__in=session_ids).select_related("author")
     for score in latest_per_name(scores, partition=[F("session_id"), F("name")]):
         result[score.session_id].append(score)
     return {session_id: result.get(session_id, []) for session_id in session_ids}

@@ -6,8 +6,8 @@ through the API.
 
 from functools import partial
 
-from evaluations.models import ScoreConfig, ScoreSource, SessionScore, TraceScore
-from evaluations.selectors.scores import latest_scores_for_trace
+from evaluations.models import ScoreConfig, ScoreFields, ScoreSource, SessionScore, TraceScore
+from evaluations.selectors.scores import latest_scores_per_reviewer
 from evaluations.selectors.sessions import latest_session_scores
 from pandaprobe.projects.access import ProjectAccess
 
@@ -18,21 +18,23 @@ from .session_scores import session_score_create
 def own_annotation(
     scores: list, *, access: ProjectAccess, name: str, data_type: str, config: ScoreConfig | None
 ):
-    """The latest score of `name` among `scores` when the acting user gave it by hand with the same
-    data type and config and may still change it, else None. Anything else (a judge's score, a
-    teammate's) is never overwritten."""
-    latest = next((score for score in scores if score.name == name), None)
+    """The acting user's own annotation of `name` among `scores` (the latest per name, source and
+    author; or per name) when it has the same data type and config and they may still change it,
+    else None. Anything else (a judge's score, a teammate's) is never overwritten."""
+    user_id = getattr(access.user, "pk", None)
+    latest = next((score for score in scores if score.name == name and _own(score, user_id)), None)
     if (
         latest is not None
-        and latest.source == ScoreSource.ANNOTATION
-        and latest.author_id is not None
-        and latest.author_id == getattr(access.user, "pk", None)
         and latest.data_type == data_type
         and latest.config_id == (config.pk if config else None)
         and score_change_allowed(access, latest)
     ):
         return latest
     return None
+
+
+def _own(score: ScoreFields, user_id) -> bool:
+    return score.source == ScoreSource.ANNOTATION and user_id is not None and score.author_id == user_id
 
 
 def _annotate(access: ProjectAccess, latest: list, create, fields: dict, reason_given: bool):
@@ -74,7 +76,7 @@ def trace_score_annotate(
         "config": config,
         "reason": reason,
     }
-    latest = latest_scores_for_trace(project=access.project, trace_id=trace_id)
+    latest = latest_scores_per_reviewer(project=access.project, trace_ids=[trace_id])[trace_id]
     create = partial(trace_score_create, trace_id=trace_id)
     return _annotate(access, latest, create, fields, reason_given)
 

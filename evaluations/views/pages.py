@@ -1,6 +1,7 @@
 """Annotation pages: thin adapters between forms/templates and the services and selectors."""
 
 import uuid
+from functools import partial
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -29,8 +30,10 @@ from ..links import session_page_url
 from ..models import ScoreEvent
 from ..selectors import annotations as annotation_selectors
 from ..selectors import sessions as session_selectors
-from ..selectors.scores import latest_scores_for_traces, score_panel
+from ..selectors.score_groups import score_groups
+from ..selectors.scores import latest_scores_per_reviewer, score_panel, trace_score_get
 from ..services.annotations import own_annotation, session_score_annotate, trace_score_annotate
+from ..services.scores import score_change_allowed, trace_score_delete
 
 TRACES_PER_PAGE = 50
 SESSIONS_PER_PAGE = 50
@@ -89,12 +92,12 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         errors = error_messages(error)
         page = Paginator([], TRACES_PER_PAGE).get_page(1)
-    scores = latest_scores_for_traces(project=access.project, trace_ids=[t.pk for t in page])
+    scores = latest_scores_per_reviewer(project=access.project, trace_ids=[t.pk for t in page])
     context = {
         "nav": "traces",
         "access": access,
         "page": page,
-        "rows": [(trace, scores[trace.pk]) for trace in page],
+        "rows": [(trace, score_groups(scores[trace.pk])) for trace in page],
         "errors": errors,
         "filters": request.GET,
         "tags_text": ", ".join(request.GET.getlist("tags")),
@@ -109,13 +112,23 @@ def trace_list(request: HttpRequest) -> HttpResponse:
 # --- score panel (trace and session pages) --------------------------------------------------------
 
 
-def _score_panel(request: HttpRequest, access: ProjectAccess, scores: list, *, target: str, form, **subject):
-    """The score panel of a trace (`trace_id=`) or session (`session_id=`): the latest scores with
-    the history this user may read, and the scoring form, offered only to who may annotate."""
+def score_panel_groups(access: ProjectAccess, scores: list, *, target: str, **subject) -> dict:
+    """The score list's context (`includes/score_list.html`): `scores` by name, one row per author
+    and source with its own history and whether this user may change it; deleted scores' history."""
     panel = score_panel(access=access, target=target, scores=scores, **subject)
+    can_change = partial(score_change_allowed, access)
     return {
-        "scores": panel.scores,
+        "groups": score_groups(scores, history=panel.history, can_change=can_change),
         "removed": panel.removed,
+    }
+
+
+def _score_panel(request: HttpRequest, access: ProjectAccess, scores: list, *, target: str, form, **subject):
+    """The score panel of a trace (`trace_id=`) or session (`session_id=`): the scores by name, one
+    row per author and source, each with the history this user may read and, on the rows this user
+    may change, edit and delete buttons; and the scoring form, offered only to who may annotate."""
+    return {
+        **score_panel_groups(access, scores, target=target, **subject),
         "can_annotate": access.can(Action.SCORE_ANNOTATE),
         **_score_form(request, access, scores, form=form),
     }
@@ -205,6 +218,20 @@ def trace_score(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
     return _render_trace(request, access, trace_id, form=form, status=422)
 
 
+@login_required
+@require_POST
+def trace_score_remove(request: HttpRequest, trace_id: uuid.UUID, score_id: uuid.UUID) -> HttpResponse:
+    """Delete a score of the trace: one's own annotation, or any score for who may manage scores
+    (the service decides: 403 otherwise; 404 for a score of another trace or project)."""
+    access = browser_access(request)
+    score = trace_score_get(project=access.project, score_id=score_id)
+    if score.trace_id != trace_id:
+        raise Http404("Score not found")
+    trace_score_delete(access=access, score=score)
+    messages.success(request, f"Deleted {score.name} = {score.value}")
+    return redirect(_with_query(reverse("trace-detail", args=[trace_id]), request, "#scores"))
+
+
 # --- sessions ------------------------------------------------------------------------------------
 
 
@@ -239,7 +266,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
     context = {
         "nav": "sessions",
         "access": access,
-        "rows": [(row, scores[row["session_id"]]) for row in result["items"]],
+        "rows": [(row, score_groups(scores[row["session_id"]])) for row in result["items"]],
         "total": result["total"],
         "number": number,
         "has_next": number * SESSIONS_PER_PAGE < result["total"],
@@ -270,13 +297,13 @@ def _session_rows(access: ProjectAccess, session_id: str, number: int, view: str
         payloads=conversation,
     )
     ids = [trace.pk for trace in traces]
-    scores = latest_scores_for_traces(project=access.project, trace_ids=ids)
+    scores = latest_scores_per_reviewer(project=access.project, trace_ids=ids)
     spans = (
         session_selectors.first_spans(project=access.project, trace_ids=ids, per_trace=SPAN_LINKS_PER_TRACE)
         if conversation
         else {}
     )
-    return [(trace, scores[trace.pk], spans.get(trace.pk, [])) for trace in traces], total
+    return [(trace, score_groups(scores[trace.pk]), spans.get(trace.pk, [])) for trace in traces], total
 
 
 def _render_session(request: HttpRequest, access: ProjectAccess, session_id: str, *, form=None, status=200):

@@ -28,8 +28,9 @@ from ..forms import (
     not_applicable_field_name,
     score_field_name,
 )
-from ..models import ReviewQueue, ScoreDataType
+from ..models import ReviewQueue, ScoreDataType, ScoreEvent
 from ..selectors import queues as queue_selectors
+from ..selectors.scores import latest_scores_per_reviewer
 from ..services.queues import (
     queue_item_hold,
     queue_item_review_submit,
@@ -40,6 +41,7 @@ from ..services.queues import (
     review_queue_update,
 )
 from ..services.values import number_text, numeric_span, score_keys
+from .pages import score_panel_groups
 
 UNPROCESSABLE = 422
 MAX_SPANS_SHOWN = 50
@@ -199,8 +201,15 @@ def _render_item(request, access, queue, item, form, *, status: int = 200) -> Ht
         "progress": queue_selectors.queue_progress(queue=queue, now=now),
         "my_done": queue_selectors.reviewer_done_count(queue=queue, reviewer=request.user),
         "nav": "queues",
+        **_item_scores(access, item),
     }
     return render(request, "queues/work.html", context, status=status)
+
+
+def _item_scores(access, item) -> dict:
+    """Everyone's scores of the item's trace, one row per author and source (the judge's too)."""
+    scores = latest_scores_per_reviewer(project=access.project, trace_ids=[item.trace_id])[item.trace_id]
+    return score_panel_groups(access, scores, target=ScoreEvent.Target.TRACE, trace_id=item.trace_id)
 
 
 def _initial_values(access, item, configs) -> dict:

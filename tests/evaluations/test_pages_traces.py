@@ -252,8 +252,8 @@ def test_score_panel_shows_latest_scores_with_source_author_and_history(
     TraceScoreFactory(trace=trace, name="judge-says", value="0.6", source=ScoreSource.AUTOMATED)
     html = browser.get(f"/app/traces/{trace.pk}/").content.decode()
     panel = html[html.index('id="scores"') : html.index('id="score-form"')]
-    assert '<span class="score-value">0.8</span>' in panel and "by owner" in panel
-    assert "source-ANNOTATION" in panel and "source-AUTOMATED" in panel and "by the judge" in panel
+    assert 'data-author="owner">' in panel and '<span class="score-value">0.8</span>' in panel
+    assert "source-ANNOTATION" in panel and "source-AUTOMATED" in panel and 'data-author="judge">' in panel
     assert "History (2)" in panel
     assert "<b>create</b>\n    0.3" in panel and "0.3 → 0.8" in panel
     assert "“meh” → “better”" in panel

@@ -50,8 +50,9 @@ def test_a_reviewer_sees_no_deleted_score_history(client, reviewer, pages, page)
 def test_an_admin_sees_deleted_score_history(client, admin_user, pages, page):
     client.force_login(admin_user)
     panel = _panel(client, pages[page])
-    assert "Deleted scores (1)" in panel and "<h3>pii</h3>" in panel
-    assert "History (4)" in panel  # accuracy: the deleted one's create and delete, then the live one's
+    # History stays per score: the deleted "accuracy" is listed apart from the live one.
+    assert "Deleted scores (2)" in panel and "<h3>pii</h3>" in panel and "<h3>accuracy</h3>" in panel
+    assert "History (2)" in panel and "History (4)" not in panel
     assert panel.count(SECRET) == 2
 
 

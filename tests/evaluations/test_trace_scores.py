@@ -243,8 +243,8 @@ def test_latest_for_unknown_or_foreign_trace_is_404(api, other_api, trace):
     assert other_api.get(f"{URL}/{trace.pk}").status_code == 404
 
 
-def test_latest_scores_for_traces_in_one_query(project, django_assert_num_queries):
-    from evaluations.selectors.scores import latest_scores_for_traces
+def test_latest_scores_per_reviewer_in_one_query(project, admin_user, django_assert_num_queries):
+    from evaluations.selectors.scores import latest_scores_per_reviewer
 
     traces = [TraceFactory(project=project) for _ in range(3)]
     now = timezone.now()
@@ -252,9 +252,13 @@ def test_latest_scores_for_traces_in_one_query(project, django_assert_num_querie
         TraceScoreFactory(trace=trace, name="a", value="0.1", created_at=now - timedelta(minutes=1))
         TraceScoreFactory(trace=trace, name="a", value=f"0.{index + 5}", created_at=now)
         TraceScoreFactory(trace=trace, name="b", created_at=now)
+    # Another author's older score of "a" is not hidden by the newer one.
+    TraceScoreFactory(
+        trace=traces[0], name="a", value="0.9", author=admin_user, created_at=now - timedelta(hours=1)
+    )
     with django_assert_num_queries(1):
-        latest = latest_scores_for_traces(project=project, trace_ids=[t.pk for t in traces])
-    assert [(s.name, s.value) for s in latest[traces[0].pk]] == [("a", "0.5"), ("b", "0.5")]
+        latest = latest_scores_per_reviewer(project=project, trace_ids=[t.pk for t in traces])
+    assert [(s.name, s.value) for s in latest[traces[0].pk]] == [("a", "0.5"), ("a", "0.9"), ("b", "0.5")]
     assert [(s.name, s.value) for s in latest[traces[1].pk]] == [("a", "0.6"), ("b", "0.5")]
     assert latest[traces[2].pk] == []
 
