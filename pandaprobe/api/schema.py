@@ -111,6 +111,7 @@ RULE_OPERATIONS = {
     "create_trace_score", "update_trace_score", "create_session_score", "update_session_score",
     "create_score_config", "update_score_config",
     "create_eval_run", "create_batch_eval_run", "retry_failed_eval_run",
+    "create_session_eval_run", "create_batch_session_eval_run", "retry_failed_session_eval_run",
     # Score analytics: a date_to before date_from, a metric_name of blanks only (422 naming it).
     "get_trace_score_analytics_summary", "get_trace_score_analytics_trend",
     "get_trace_score_analytics_distribution", "get_session_score_analytics_summary",
