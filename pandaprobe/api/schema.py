@@ -97,6 +97,9 @@ EXTRA_STATUSES: dict[str, set[int]] = {
     "create_batch_eval_run": {400, 404},
     "get_eval_run_template": {400},
     "cancel_eval_run": {409},
+    "create_session_eval_run": {400},
+    "create_batch_session_eval_run": {400, 404},
+    "cancel_session_eval_run": {409},
     "update_score_config": {409},
     # `/evaluations/session-scores/{id}` with an id that cannot be a score's (pandaprobe/api/views.py)
     "update_session_score": {405},
