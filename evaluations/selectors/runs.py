@@ -158,6 +158,11 @@ def trace_for_judging(*, project_id, trace_id) -> tuple[dict, list[dict]] | None
     return (loaded[0][1], loaded[0][2]) if loaded else None
 
 
+def traces_for_judging(*, project_id, trace_ids: list) -> list[tuple[UUID, dict, list[dict]]]:
+    """Several traces as (id, trace, spans), in two queries (a dry run's sample)."""
+    return _judging_data(Trace.objects.filter(project_id=project_id, pk__in=trace_ids))
+
+
 def session_for_judging(*, project_id, session_id: str) -> list[tuple[UUID, dict, list[dict]]]:
     """A session's traces in order (`started_at`), each as (id, trace, spans) for the trace view."""
     traces = Trace.objects.filter(project_id=project_id, session_id=session_id).order_by("started_at", "pk")

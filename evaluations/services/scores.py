@@ -150,7 +150,6 @@ def score_create(
             data_type=data_type,
             source=source,
             status=status,
-            # The EvalRun model comes with the judge (issue 9); this becomes a foreign key then.
             eval_run_id=eval_run_id,
             author=access.user,
             reason=reason,

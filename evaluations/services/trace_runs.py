@@ -50,12 +50,10 @@ def prompt_tokens_per_call(views_chars: list[int]) -> float:
 
 
 def trace_view_chars(project_id, trace_ids: list) -> list[int]:
-    chars = []
-    for trace_id in trace_ids:
-        loaded = selectors.trace_for_judging(project_id=project_id, trace_id=trace_id)
-        if loaded is not None:
-            chars.append(len(build_trace_view(*loaded, token_budget=settings.PANDAPROBE_JUDGE_TRACE_TOKENS).text))
-    return chars
+    """The rendered size of each trace's view (a dry run's sample), loaded in two queries."""
+    loaded = selectors.traces_for_judging(project_id=project_id, trace_ids=trace_ids)
+    budget = settings.PANDAPROBE_JUDGE_TRACE_TOKENS
+    return [len(build_trace_view(trace, spans, token_budget=budget).text) for _, trace, spans in loaded]
 
 
 def database_idle() -> None:
