@@ -131,14 +131,17 @@ def _timed_rows(port: int, headers: dict, samples: int, scale: dict) -> list[dic
 
 TRACES_SQL = """
     INSERT INTO traces_trace (trace_id, project_id, name, status, metadata, started_at, ended_at, session_id,
-        user_id, tags, environment, latency_ms, span_count, total_tokens, total_cost, created_at, updated_at)
+        user_id, tags, environment, latency_ms, span_count, total_tokens, prompt_tokens, completion_tokens, total_cost,
+        created_at, updated_at)
     SELECT md5(%(project)s || '-' || g)::uuid, %(project)s::uuid, 'agent-' || (g %% 50), 'COMPLETED', '{}',
         t, t + interval '3 seconds', 'sess-' || (g / 10), 'user-' || (g %% 1000), '[]',
-        CASE WHEN g %% 4 = 0 THEN 'staging' ELSE 'prod' END, 3000, 0, 0, 0, t, t
+        CASE WHEN g %% 4 = 0 THEN 'staging' ELSE 'prod' END, 3000, 0, 0, 0, 0, 0, t, t
     FROM generate_series(0, %(traces)s - 1) g,
         LATERAL (SELECT %(t0)s::timestamptz + (g * %(step)s) * interval '1 second' AS t) at_time
 """
-# The judge's scores: every trace on every metric, 2% FAILED (no value).
+# The judge's scores: every trace on every metric, 2% FAILED (no value). `random()` is drawn per row
+# in a subquery: an uncorrelated LATERAL was evaluated once, giving every score one value and none
+# FAILED (`_seed` reloads data made that way).
 JUDGE_SQL = """
     INSERT INTO evaluations_tracescore (id, project_id, trace_id, name, value, numeric_value, data_type,
         source, status, metadata, environment, created_at, updated_at)
@@ -146,9 +149,11 @@ JUDGE_SQL = """
         CASE WHEN failed THEN NULL ELSE value::text END, CASE WHEN failed THEN NULL ELSE value END,
         'NUMERIC', 'AUTOMATED', CASE WHEN failed THEN 'FAILED' ELSE 'SUCCESS' END, '{}', environment,
         started_at + interval '1 minute', started_at + interval '1 minute'
-    FROM traces_trace, unnest(%(metrics)s::text[]) metric,
-        LATERAL (SELECT random() < 0.02 AS failed, round(random()::numeric, 3)::float8 AS value) judged
-    WHERE project_id = %(project)s::uuid
+    FROM (
+        SELECT trace_id, metric, environment, started_at, random() < 0.02 AS failed,
+            round(random()::numeric, 3)::float8 AS value
+        FROM traces_trace, unnest(%(metrics)s::text[]) metric WHERE project_id = %(project)s::uuid
+    ) judged
 """
 # One reviewer's annotation of task_completion on the first `pairs` traces, near the judge's value.
 HUMAN_SQL = """
@@ -179,20 +184,23 @@ def _expected(scale: dict) -> tuple[int, int]:
 
 def _seed(project, scale: dict) -> str:
     """Load the data unless it is already there; says what it did."""
+    from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
     from evaluations.models import SessionScore, TraceScore
-    from tests.factories import UserFactory
 
     counts = (
         TraceScore.objects.filter(project=project).count(),
         SessionScore.objects.filter(project=project).count(),
     )
-    if counts == _expected(scale):
+    varied = TraceScore.objects.filter(project=project, status="FAILED").exists()
+    if counts == _expected(scale) and varied:
         return "reused"
     started = time.perf_counter()
+    # Kept from an earlier load that failed after creating them.
     reviewers = [
-        UserFactory(username=f"bench-reviewer-{i}-{project.pk.hex[:6]}").pk for i in range(REVIEWERS)
+        get_user_model().objects.get_or_create(username=f"bench-reviewer-{i}-{project.pk.hex[:6]}")[0].pk
+        for i in range(REVIEWERS)
     ]
     params = {
         "project": str(project.pk), "traces": scale["traces"], "pairs": scale["pairs"], "t0": "2026-01-01T00:00:00Z",
