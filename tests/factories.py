@@ -67,7 +67,23 @@ class SpanFactory(factory.django.DjangoModelFactory):
     started_at = factory.LazyAttribute(lambda s: s.trace.started_at)
 
 
-class TraceScoreFactory(factory.django.DjangoModelFactory):
+class RolledUpScoreFactory(factory.django.DjangoModelFactory):
+    """A score stored directly (no history event) but counted in the hourly rollups the analytics
+    read, as the score services count theirs."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from evaluations.services.rollups import score_rollup_add
+
+        score = super()._create(model_class, *args, **kwargs)
+        score_rollup_add(score)
+        return score
+
+
+class TraceScoreFactory(RolledUpScoreFactory):
     """A SUCCESS NUMERIC score on a trace of the same project (pass `trace=`; project follows it)."""
 
     class Meta:
@@ -77,11 +93,29 @@ class TraceScoreFactory(factory.django.DjangoModelFactory):
     project = factory.LazyAttribute(lambda s: s.trace.project)
     name = "accuracy"
     value = "0.5"
-    numeric_value = factory.LazyAttribute(lambda s: float(s.value) if s.data_type == "NUMERIC" and s.value else None)
+    numeric_value = factory.LazyAttribute(
+        lambda s: float(s.value) if s.data_type == "NUMERIC" and s.value else None
+    )
     data_type = "NUMERIC"
     source = "ANNOTATION"
     status = "SUCCESS"
     environment = factory.LazyAttribute(lambda s: s.trace.environment)
+
+
+class SessionScoreFactory(RolledUpScoreFactory):
+    """A SUCCESS NUMERIC score of a session (pass `project=` and `session_id=`)."""
+
+    class Meta:
+        model = "evaluations.SessionScore"
+
+    name = "reliability"
+    value = "0.5"
+    numeric_value = factory.LazyAttribute(
+        lambda s: float(s.value) if s.data_type == "NUMERIC" and s.value else None
+    )
+    data_type = "NUMERIC"
+    source = "ANNOTATION"
+    status = "SUCCESS"
 
 
 def eval_run(project, **fields):

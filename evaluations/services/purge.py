@@ -4,7 +4,8 @@ scores, each with a "delete" history event naming who deleted it.
 `scores_purge` is registered with the trace services (`register_trace_dependent`, from
 `EvaluationsConfig.ready`), which call it inside the delete's transaction with the traces locked, so
 no score can be added to them meanwhile. Bulk throughout: one locking read, one INSERT ... SELECT of
-events and one DELETE per kind of score, however many scores a trace or session has.
+events and one DELETE per kind of score, however many scores a trace or session has, then the
+hourly rollups of the deleted scores are recomputed (`rollups.py`).
 """
 
 from django.db.models import QuerySet
@@ -13,6 +14,7 @@ from evaluations.models import SessionScore, TraceScore
 from pandaprobe.projects.access import ProjectAccess
 
 from .history import score_events_record_deleted
+from .rollups import rollup_keys, score_rollups_refresh
 
 
 def scores_purge(*, access: ProjectAccess, trace_ids: list, session_ids: list[str]) -> None:
@@ -35,6 +37,8 @@ def _purge(access: ProjectAccess, scores: QuerySet) -> int:
     if not list(scores.select_for_update().values_list("pk", flat=True)):
         return 0
     score_events_record_deleted(access=access, scores=scores)
+    keys = rollup_keys(scores)
     # No new score can match meanwhile: its trace or session is locked by the caller.
     deleted, _ = scores.delete()
+    score_rollups_refresh(scores.model, project_id=access.project.pk, keys=keys)
     return deleted

@@ -1,5 +1,6 @@
 """Writes for trace and session scores. Every create, edit and delete appends a `ScoreEvent` in the same
-transaction, so a score never changes without its history saying who changed it and how."""
+transaction, so a score never changes without its history saying who changed it and how, and keeps
+the hourly rollups the analytics read (`rollups.py`) equal to the scores."""
 
 import uuid
 
@@ -21,6 +22,7 @@ from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.traces.services import trace_hold
 
 from .history import score_event_record, score_snapshot
+from .rollups import rollup_key, score_rollup_add, score_rollups_refresh
 from .values import check_config_type, validate_score_value
 
 EDITABLE_FIELDS = ("value", "reason", "metadata")
@@ -159,6 +161,7 @@ def score_create(
             updated_at=now,
         )
         score_event_record(access=access, score=score, action=ScoreEvent.Action.CREATE, before=None)
+        score_rollup_add(score)
     return score
 
 
@@ -220,7 +223,7 @@ def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) ->
         _require_change(access, score)
         if not _has_changes(changes):
             return score
-        before = score_snapshot(score)
+        before, counted = score_snapshot(score), _counted(score)
         _apply_changes(score, changes)
         score.status = ScoreStatus.SUCCESS
         score.source = ScoreSource.ANNOTATION
@@ -229,7 +232,16 @@ def score_update(*, access: ProjectAccess, score: ScoreFields, changes: dict) ->
             score.author = access.user
         score.save()
         score_event_record(access=access, score=score, action=ScoreEvent.Action.UPDATE, before=before)
+        if _counted(score) != counted:
+            keys = {rollup_key(score), (score.name, counted[0], counted[1])}
+            score_rollups_refresh(type(score), project_id=score.project_id, keys=keys)
     return score
+
+
+def _counted(score: ScoreFields) -> tuple:
+    """What the rollups count of a score: its row's source and hour, its status and value."""
+    _, source, hour = rollup_key(score)
+    return source, hour, score.status, score.numeric_value
 
 
 def score_delete(*, access: ProjectAccess, score: ScoreFields) -> None:
@@ -240,7 +252,9 @@ def score_delete(*, access: ProjectAccess, score: ScoreFields) -> None:
         _require_change(access, score)
         before = score_snapshot(score)
         score_event_record(access=access, score=score, action=ScoreEvent.Action.DELETE, before=before)
+        key = rollup_key(score)
         score.delete()
+        score_rollups_refresh(type(score), project_id=score.project_id, keys=[key])
 
 
 # Trace scores are edited and deleted like any score.

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from evaluations.models import ScoreConfig, SessionScore
+from evaluations.models import ScoreConfig
 from tests.errors import error_locs
-from tests.factories import TraceFactory, TraceScoreFactory
+from tests.factories import SessionScoreFactory, TraceFactory, TraceScoreFactory
 
 BASE = "/evaluations/analytics"
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
@@ -22,7 +22,7 @@ def score(trace, name="accuracy", value=None, *, at=T0, status="SUCCESS", **fiel
 
 
 def session_score(project, session_id, value, *, name="reliability", at=T0, status="SUCCESS", **fields):
-    return SessionScore.objects.create(
+    return SessionScoreFactory(
         project=project, session_id=session_id, name=name, value=None if value is None else str(value),
         numeric_value=value, status=status, created_at=at, **fields,
     )  # fmt: skip
