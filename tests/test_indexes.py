@@ -12,13 +12,14 @@ from django.db import connection, transaction
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
+from analytics.selectors import agreement
 from analytics.selectors import scores as analytics
-from evaluations.models import ScoreConfig, ScoreEvent, SessionScore
+from evaluations.models import ScoreConfig, ScoreEvent
 from evaluations.selectors import annotations, scores, sessions
 from pandaprobe.projects.services import api_key_create
 from pandaprobe.traces.models import Trace
 
-from .factories import TraceFactory, TraceScoreFactory, UserFactory, eval_run
+from .factories import SessionScoreFactory, TraceFactory, TraceScoreFactory, UserFactory, eval_run
 
 pytestmark = pytest.mark.django_db
 SCORE_TABLES = ("evaluations_tracescore", "evaluations_sessionscore", "evaluations_scoreevent")
@@ -39,7 +40,7 @@ def data(project):
         eval_run(project),
     )
     score = TraceScoreFactory(trace=trace, author=user, config=config, eval_run_id=run)
-    SessionScore.objects.create(project=project, session_id="chat-1", name="ok", numeric_value=1.0)
+    SessionScoreFactory(project=project, session_id="chat-1", name="ok", value="1")
     ScoreEvent.objects.create(
         project=project, score_id=score.pk, trace_id=trace.pk, score_name="accuracy", action="create",
         actor_label="x", actor_user=user, actor_api_key=api_key_create(project=project).api_key,
@@ -68,6 +69,12 @@ INDEX_QUERIES = {
     "tscore_project_dtype": ("evaluations_tracescore", trace_list("data_type=CATEGORICAL")),
     "tscore_project_value": ("evaluations_tracescore", summary(analytics.TRACE_SCORES)),
     "tscore_run": ("evaluations_tracescore", lambda d: trace_list(f"eval_run_id={d['run']}")(d)),
+    "tscore_agreement": (
+        "evaluations_tracescore",
+        lambda d: agreement.trace_score_agreement(
+            project=d["project"], params=QueryDict("metric_name=accuracy")
+        ),
+    ),
     "tscore_trace_name": (
         "evaluations_tracescore",
         lambda d: scores.latest_scores_for_trace(project=d["project"], trace_id=d["trace"].pk),
@@ -130,7 +137,7 @@ def _plans(sql_statements: list[str]) -> str:
     text = []
     with connection.cursor() as cursor:
         for sql in sql_statements:
-            if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            if sql.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE")):
                 cursor.execute(f"EXPLAIN {sql}")
                 text += [line for (line,) in cursor.fetchall()]
     return "\n".join(text)
@@ -188,3 +195,18 @@ def test_the_explorer_reads_traces_in_index_order(data, order):
     plans = plan_with_only("trace_project_started", "traces_trace", _explorer_page(query), data)
     assert "Index Scan" in plans and "trace_project_started" in plans, plans
     assert "Presorted Key: started_at" in plans, plans
+
+
+def test_the_session_leaderboard_reads_its_index_alone(data):
+    """Each session's latest score comes from `sscore_session_name` in window order: no table read
+    (the index holds every column shown) and no sort before ranking by value."""
+
+    def leaderboard(d):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_sort = off")
+        analytics.session_score_comparison(project=d["project"], params=QueryDict("metric_name=ok"))
+
+    plans = plan_with_only("sscore_session_name", "evaluations_sessionscore", leaderboard, data)
+    assert "Index Only Scan using sscore_session_name" in plans, plans
+    window = plans.split("WindowAgg")[1]
+    assert "Sort" not in window.split("Index Only Scan")[0], plans

@@ -6,10 +6,10 @@ SUCCESS score with a value counts (newest created_at, then higher id): the judge
 reviewer's per trace, so a re-scored trace is one pair per reviewer, not one per re-run. Annotations
 made through an API key have no author: together they are one "reviewer" with no user.
 
-The database does the work in one pass per comparison: the latest scores of each side (`newest_values`),
-the
-pairs (a join on the trace) and, per reviewer or pair of reviewers, the sums every statistic is
-made of. Python turns those few sums into r and kappa.
+The database does the work in one pass per comparison: the latest scores of each side (`newest_values`,
+read in order from the `tscore_agreement` index), the pairs (a join on the trace) and, per reviewer
+or pair of reviewers, the sums every statistic is made of. Python turns those few sums into r and
+kappa.
 """
 
 import math
@@ -23,7 +23,7 @@ from evaluations.models import ScoreSource, TraceScore
 from pandaprobe.api.errors import require_valid, validate_all
 
 from .. import filters as f
-from ..functions import newest_values
+from ..functions import newest_values, without_jit
 from .scores import MEASURED, value_span
 
 JUDGE, HUMAN = ScoreSource.AUTOMATED.value, ScoreSource.ANNOTATION.value
@@ -42,8 +42,15 @@ JUDGE_VS_HUMAN_SQL = """
     SELECT b.author_id, {sums} FROM judge a JOIN human b ON b.trace_id = a.trace_id
     GROUP BY b.author_id
 """
+# Only traces that several reviewers scored can pair reviewers: counting them per trace reads the
+# reviewers' scores once, in trace order, where joining every score with every other read them twice.
 BETWEEN_REVIEWERS_SQL = """
-    SELECT a.author_id, b.author_id, {sums} FROM human a JOIN human b ON b.trace_id = a.trace_id
+    , shared AS (
+        SELECT trace_id, author_id, value FROM (
+            SELECT trace_id, author_id, value, COUNT(*) OVER (PARTITION BY trace_id) AS reviewers FROM human
+        ) counted WHERE reviewers > 1
+    )
+    SELECT a.author_id, b.author_id, {sums} FROM shared a JOIN shared b ON b.trace_id = a.trace_id
     WHERE a.author_id < b.author_id
     GROUP BY a.author_id, b.author_id
 """
@@ -157,8 +164,9 @@ def trace_score_agreement(*, project, params) -> dict:
         for name in (judge_name, human_name)
     )
     latest = _latest_scores(filterset=filterset, judge_name=judge_name, human_name=human_name)
-    by_reviewer = _grouped_sums(latest, JUDGE_VS_HUMAN_SQL, thresholds=thresholds, keys=1)
-    between = _grouped_sums(latest, BETWEEN_REVIEWERS_SQL, thresholds=(thresholds[1],) * 2, keys=2)
+    with without_jit(TraceScore.objects.db):
+        by_reviewer = _grouped_sums(latest, JUDGE_VS_HUMAN_SQL, thresholds=thresholds, keys=1)
+        between = _grouped_sums(latest, BETWEEN_REVIEWERS_SQL, thresholds=(thresholds[1],) * 2, keys=2)
     user_ids = {user_id for key in (*by_reviewer, *between) for user_id in key if user_id is not None}
     usernames = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
     return {
