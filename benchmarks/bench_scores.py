@@ -116,8 +116,23 @@ def _trace_rows(project_id, count: int) -> list[dict]:
     return rows
 
 
+def _run_ids(project_id) -> list:
+    """20 runs for the scores to point at (`eval_run_id` is a foreign key), or bare ids at a schema
+    from before runs (`-o migrate=evaluations:0002_initial`)."""
+    from django.db import DatabaseError, transaction
+
+    from evaluations.models import EvalRun
+
+    try:
+        with transaction.atomic():
+            runs = EvalRun.objects.bulk_create(EvalRun(project_id=project_id) for _ in range(20))
+    except DatabaseError:
+        return [uuid.uuid4() for _ in range(20)]
+    return [run.pk for run in runs]
+
+
 def _score_rows(project_id, traces: list[dict], rng: random.Random):
-    run_ids = [uuid.uuid4() for _ in range(20)]
+    run_ids = _run_ids(project_id)
     for t, trace in enumerate(traces):
         for run_index in range(RUNS_PER_TRACE):
             created = trace["started_at"] + timedelta(days=run_index, seconds=5)
