@@ -11,8 +11,8 @@ Where they are read from: the summary's counts, sums, min, max and latest, and t
 hourly rollups the score services keep (`ScoreRollup`), plus the scores of the part-hours at either
 end of a date range; an `environment` filter (the trace's current one, which the rollups do not
 know) reads the scores. The median reads the middle of the `<prefix>_project_value` index; the
-histogram counts that index's entries (an index-only scan: buckets of a rollup would be exact for one
-bucket count only). Both paths answer alike (tests/analytics/test_rollup_paths.py).
+histogram counts the entries of an index of measured values (an index-only scan: buckets of a rollup
+would be exact for one bucket count only). Both paths answer alike (tests/analytics/test_rollup_paths.py).
 """
 
 from collections.abc import Callable
