@@ -1,4 +1,4 @@
-"""Template helpers for the annotation pages: the project switcher and small formatters."""
+"""Template helpers for the annotation pages: page links, the project switcher, small formatters."""
 
 import html
 import json
@@ -6,39 +6,43 @@ import json
 from django import template
 from django.utils.safestring import SafeString
 
-from pandaprobe.projects.access import SESSION_PROJECT_KEY, member_projects
+from pandaprobe.projects.access import current_project, member_projects
 
-from ..links import session_page_url
+from .. import links
 
 register = template.Library()
 COMPACT_JSON_CHARS = 100  # shorter JSON reads fine on one line (and the C encoder is much faster)
 
 
+@register.simple_tag
+def page_url(name: str, project, *args) -> str:
+    """`{% page_url 'trace-detail' project trace.pk %}`: a page of `project` (`links.page_url`);
+    every template has the page's `project` (`pandaprobe.projects.context_processors`)."""
+    return links.page_url(name, project, *args)
+
+
+@register.filter
+def session_url(session_id: str, project) -> str:
+    """`{{ id|session_url:project }}`: the session's page, the id percent-encoded as one path segment."""
+    return links.session_page_url(project, str(session_id))
+
+
 @register.inclusion_tag("evaluations/includes/project_switcher.html", takes_context=True)
 def project_switcher(context) -> dict:
-    """The signed-in user's projects, with the session's current one selected.
+    """The signed-in user's projects, with the current one (the page's) selected.
 
     A tag rather than view context so every page extending base.html (queues too) gets it.
     """
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return {"projects": []}
-    projects = member_projects(request)
-    current = str(request.session.get(SESSION_PROJECT_KEY) or "")
-    ids = {str(p.pk) for p in projects}
-    current_id = current if current in ids else (str(projects[0].pk) if projects else "")
+    current = current_project(request)
     return {
-        "projects": [{"pk": str(p.pk), "name": p.name} for p in projects],
-        "current_id": current_id,
+        "projects": [{"pk": str(p.pk), "name": p.name} for p in member_projects(request)],
+        "current_id": str(current.pk) if current else "",
         "next_path": request.path,
         "csrf_token": context.get("csrf_token"),
     }
-
-
-@register.filter
-def session_url(session_id: str) -> str:
-    """`{{ id|session_url }}`: the session's page, the id percent-encoded as one path segment."""
-    return session_page_url(str(session_id))
 
 
 @register.filter
