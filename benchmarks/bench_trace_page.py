@@ -177,10 +177,11 @@ def _measure_all(samples: int) -> list[dict]:
     client.force_login(user)
     db = connection.vendor
     rows = []
+    app = f"/app/p/{big.project_id}"  # a project's pages name it in their path
     pages = [
-        (f"trace page ({SPANS} spans)", f"/app/traces/{big.pk}/", True),
-        ("explorer (50 traces)", "/app/traces/", False),
-        ("session page (50 traces)", "/app/sessions/bench-session/", False),
+        (f"trace page ({SPANS} spans)", f"{app}/traces/{big.pk}/", True),
+        ("explorer (50 traces)", f"{app}/traces/", False),
+        ("session page (50 traces)", f"{app}/sessions/bench-session/", False),
     ]
     for label, url, targeted in pages:
         median, p95, queries = _measure(client, url, samples)
