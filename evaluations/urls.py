@@ -19,7 +19,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/switch/", views.project_switch, name="project-switch"),
     # Bookmarks of the pages from before they named their project: the same page of the current one.
-    re_path(r"^(?P<rest>(?:traces|sessions|queues|runs|analytics)/.*)$", views.moved_page),
+    # (A session id may hold a line break: `[\s\S]`, not `.`.)
+    re_path(r"^(?P<rest>(?:traces|sessions|queues|runs|analytics)/[\s\S]*)$", views.moved_page),
 ]
 
 project_urlpatterns = [
@@ -59,7 +60,11 @@ project_urlpatterns += [
     path("runs/", project_page(run_views.run_list), name="run-list"),
     path("runs/new/", project_page(run_views.run_create), name="run-create"),
     path("runs/<uuid:run_id>/", project_page(run_views.run_detail), name="run-detail"),
-    path("runs/<uuid:run_id>/progress", project_page(run_views.run_progress_json), name="run-progress"),
+    path(
+        "runs/<uuid:run_id>/progress",
+        project_page(run_views.run_progress_json, make_current=False),
+        name="run-progress",
+    ),
     path("runs/<uuid:run_id>/retry/", project_page(run_views.run_retry), name="run-retry"),
     path("runs/<uuid:run_id>/cancel/", project_page(run_views.run_cancel), name="run-cancel"),
     path("runs/<uuid:run_id>/delete/", project_page(run_views.run_delete), name="run-delete"),

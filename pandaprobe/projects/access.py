@@ -149,19 +149,22 @@ def browser_access(request) -> ProjectAccess:
     return ProjectAccess(project=project, user=request.user, role=role)
 
 
-def project_page(view):
+def project_page(view, *, make_current: bool = True):
     """A page of one project, routed as `/app/p/<project_id>/...`: the URL names the project, so a
     shared link opens where it points. A member's request makes it their current project (the
     switcher shows it) and the view reads it with `browser_access`; a non-member, an unknown project
     and a malformed id all get the 404 page (`NotFound`, which the pages render themselves whatever
-    DEBUG says: `pandaprobe/middleware.py`). Anonymous users are sent to sign in."""
+    DEBUG says: `pandaprobe/middleware.py`). Anonymous users are sent to sign in.
+
+    `make_current=False` for what a page's script polls: a run page left open in one tab must not
+    switch back the project the user has since switched to in another."""
 
     @wraps(view)
     def page(request, project_id: str, *args, **kwargs):
         project = _member_project(request, project_id)
         if project is None:
             raise NotFound("You are not a member of this project")
-        if request.session.get(SESSION_PROJECT_KEY) != str(project.pk):
+        if make_current and request.session.get(SESSION_PROJECT_KEY) != str(project.pk):
             request.session[SESSION_PROJECT_KEY] = str(project.pk)
         role = selectors.membership_role(user=request.user, project_id=project.pk)
         request.project_access = ProjectAccess(project=project, user=request.user, role=role)

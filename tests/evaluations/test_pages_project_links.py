@@ -60,6 +60,18 @@ def test_a_members_link_to_another_of_their_projects_opens_it_and_makes_it_curre
     assert client.get("/").url == f"/app/p/{other_project.pk}/traces/"
 
 
+def test_a_run_pages_poller_does_not_switch_the_project_back(both, project, other_project, judge_stub):
+    run = eval_run_create_batch(
+        access=ProjectAccess.system(other_project), trace_ids=[TraceFactory(project=other_project).pk],
+        metrics=["confidence"],
+    )  # fmt: skip
+    client = signed_in(both, project)  # switched to acme in another tab, globex's run page still open
+    assert client.get(page_url("run-progress", other_project, run.pk)).json()["id"] == str(run.pk)
+    assert client.session[SESSION_PROJECT_KEY] == str(project.pk)
+    assert client.get(page_url("run-detail", other_project, run.pk)).status_code == 200  # a page does
+    assert client.session[SESSION_PROJECT_KEY] == str(other_project.pk)
+
+
 def test_the_project_home_is_its_trace_list(reviewer, project):
     response = signed_in(reviewer, project).get(f"/app/p/{project.pk}/")
     assert response.status_code == 302 and response.url == f"/app/p/{project.pk}/traces/"
@@ -169,6 +181,7 @@ def test_old_paths_redirect_to_the_current_projects_page_keeping_the_query(
     both, project, other_project, judge_stub
 ):
     trace = TraceFactory(project=other_project, session_id="a b/c")
+    TraceFactory(project=other_project, session_id="line\nbreak")  # stored before ids were checked
     queue = build_queue(
         other_project, MembershipFactory(project=other_project, role=Membership.Role.ADMIN).user, [both]
     )
@@ -184,6 +197,7 @@ def test_old_paths_redirect_to_the_current_projects_page_keeping_the_query(
         f"/app/traces/{trace.pk}/?session_id=x#scores": f"{app}/traces/{trace.pk}/?session_id=x",
         "/app/sessions/": f"{app}/sessions/",
         "/app/sessions/a%20b%2Fc/?view=table": f"{app}/sessions/a%20b%2Fc/?view=table",
+        "/app/sessions/line%0Abreak/": f"{app}/sessions/line%0Abreak/",
         "/app/queues/": f"{app}/queues/",
         f"/app/queues/{queue.pk}/work/?item={item.pk}": f"{app}/queues/{queue.pk}/work/?item={item.pk}",
         "/app/runs/?status=RUNNING": f"{app}/runs/?status=RUNNING",
