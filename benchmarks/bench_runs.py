@@ -46,6 +46,8 @@ DEFAULTS = {
     "traces": "100",
     "latency": "0.2",
     "concurrency": "32",
+    "processes": "2",
+    "threads": "4",
     "metrics": "task_completion,tool_correctness,step_efficiency",
     "sequential": "20",
     "database": "bench_runs",
@@ -70,7 +72,12 @@ def run(args) -> list[dict]:
             namespace=f"bench-{NAME}",
             PANDAPROBE_JUDGE_MODEL=MODEL,
             PANDAPROBE_JUDGE_API_BASE=stub.url,
-            PANDAPROBE_JUDGE_CONCURRENCY=opts["concurrency"],
+            # The run's calls in flight in all, shared by the worker's processes (each has its own).
+            PANDAPROBE_JUDGE_CONCURRENCY=str(int(opts["concurrency"]) // int(opts["processes"])),
+            # As `make worker`: a process takes no more messages than it has threads, so a run's few,
+            # long messages spread over both processes (dramatiq's default prefetch is twice that).
+            dramatiq_queue_prefetch=opts["threads"],
+            **({"PANDAPROBE_RUN_TARGETS_PER_MESSAGE": opts["per_message"]} if "per_message" in opts else {}),
         )
         common.manage("migrate", "--noinput", "-v0", env=env)
         service = _service(env, opts, stub, work)
@@ -156,7 +163,7 @@ def _service(env: dict, opts: dict, stub: _Stub, work: Path) -> dict:
     server_args = common.gunicorn_args("sync", 2, 1, port)
     with (
         common.process(server_args, env, log=work / "gunicorn.log") as server,
-        common.process(common.dramatiq_worker_args(), env, log=work / "dramatiq.log") as worker,
+        common.process(common.dramatiq_worker_args(int(opts["processes"]), int(opts["threads"])), env, log=work / "dramatiq.log") as worker,
     ):
         common.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=SERVER_START_SECONDS, process=server)
         api = _Api(f"http://127.0.0.1:{port}", key)
