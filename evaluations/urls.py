@@ -18,6 +18,7 @@ urlpatterns = [
     path("traces/", views.trace_list, name="trace-list"),
     path("traces/<uuid:trace_id>/", views.trace_detail, name="trace-detail"),
     path("traces/<uuid:trace_id>/score/", views.trace_score, name="trace-score"),
+    path("traces/<uuid:trace_id>/spans/<uuid:span_id>/", views.trace_span, name="trace-span"),
     path(
         "traces/<uuid:trace_id>/scores/<uuid:score_id>/delete/",
         views.trace_score_remove,

@@ -24,6 +24,7 @@ from pandaprobe.projects.access import (
 from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
 from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
+from pandaprobe.traces.selectors import span_get
 
 from ..forms import ScoreForm, ScoreKind, pick_kind, score_kinds
 from ..links import session_page_url
@@ -178,6 +179,17 @@ def _with_query(url: str, request: HttpRequest, anchor: str = "") -> str:
 # --- trace page ----------------------------------------------------------------------------------
 
 
+def _neighbour_urls(request: HttpRequest, access: ProjectAccess, trace) -> dict:
+    """The previous and next traces' pages in the explorer's order, keeping its query string."""
+    previous, following = annotation_selectors.trace_neighbours(
+        project=access.project, trace=trace, query=request.GET
+    )
+    return {
+        "previous_url": _with_query(reverse("trace-detail", args=[previous]), request) if previous else None,
+        "next_url": _with_query(reverse("trace-detail", args=[following]), request) if following else None,
+    }
+
+
 def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form=None, status=200):
     page = annotation_selectors.trace_page(project=access.project, trace_id=trace_id)
     back = request.GET.copy()
@@ -189,6 +201,7 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
         "spans": page.spans,
         "list_query": back.urlencode(),
         "query": request.GET.urlencode(),
+        **_neighbour_urls(request, access, page.trace),
         **_score_panel(
             request, access, page.scores, target=ScoreEvent.Target.TRACE, form=form, trace_id=page.trace.pk
         ),
@@ -199,6 +212,16 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
 @login_required
 def trace_detail(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
     return _render_trace(request, browser_access(request), trace_id)
+
+
+@login_required
+def trace_span(request: HttpRequest, trace_id: uuid.UUID, span_id: uuid.UUID) -> HttpResponse:
+    """One span's body (ids, times, input, output, metadata) as an HTML fragment: the trace page
+    and the queue item ship only the span tree, and static/js/trace.js fetches this when a span is
+    opened. 404 for a span of another trace or project."""
+    access = browser_access(request)
+    span = span_get(project=access.project, trace_id=trace_id, span_id=span_id)
+    return render(request, "evaluations/span_body.html", {"span": span})
 
 
 @login_required
