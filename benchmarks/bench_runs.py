@@ -2,7 +2,9 @@
 
 The judge is the OpenAI-compatible stub of the tests (`tests/judge_stub.py`) in a process of its
 own, answering every call after 200 ms. The service runs as in production: PostgreSQL, gunicorn for
-the API, Redis broker, one `manage.py rundramatiq` worker with `PANDAPROBE_JUDGE_CONCURRENCY=32`.
+the API, Redis broker, a worker as `make worker` runs it (`manage.py rundramatiq`, 2 processes x 4
+threads, prefetch = threads) whose processes share the 32 calls in flight
+(`PANDAPROBE_JUDGE_CONCURRENCY=16` each).
 The traces (the demo's 10-span support-agent trace, with tool calls) are ingested over
 `POST /traces`; a warm-up run of two traces lets the worker import litellm; then the run is created
 with `POST /evaluations/trace-runs/batch` and timed from that POST until
@@ -20,8 +22,9 @@ sequential reference. The stub reports the calls it saw, the most in flight at o
 flight during each measurement (its busy time over the wall time), which says whether the
 service keeps 32 calls going.
 
-Options (`-o key=value`): traces=100 latency=0.2 concurrency=32
-metrics=task_completion,tool_correctness,step_efficiency sequential=20 database=bench_runs.
+Options (`-o key=value`): traces=100 latency=0.2 concurrency=32 processes=2 threads=4
+metrics=task_completion,tool_correctness,step_efficiency sequential=20 database=bench_runs, and
+per_message (PANDAPROBE_RUN_TARGETS_PER_MESSAGE; the setting's default when absent).
 """
 
 import json

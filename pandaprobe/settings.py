@@ -411,8 +411,10 @@ PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, 
 # Traces (or sessions) per worker message, scored side by side: with a worker's threads, how many are
 # in flight. A trace's first call (its task extraction) must finish before its metrics' calls, so
 # fewer targets than PANDAPROBE_JUDGE_CONCURRENCY leave judge slots idle (measured: 16 in flight of
-# 32 with 2 threads x 8). Database connections are held only while a target reads or writes.
-PANDAPROBE_RUN_TARGETS_PER_MESSAGE = env_int("PANDAPROBE_RUN_TARGETS_PER_MESSAGE", 16, minimum=1)
+# 32 with 2 threads x 8); more in a message cut a run into fewer, longer messages that spread worse
+# over the processes (the runs benchmark, `make worker`'s 2 processes x 4 threads: 6.0-6.4 s at 8 a
+# message, 8.3-11.4 s at 16). Database connections are held only while a target reads or writes.
+PANDAPROBE_RUN_TARGETS_PER_MESSAGE = env_int("PANDAPROBE_RUN_TARGETS_PER_MESSAGE", 8, minimum=1)
 # A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
 PANDAPROBE_RUN_LEASE_SECONDS = env_int("PANDAPROBE_RUN_LEASE_SECONDS", 900, minimum=1)
 # How often each worker looks for run work that no live worker holds (0 turns the reaper off).
