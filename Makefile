@@ -24,8 +24,10 @@ run: migrate
 	PORT=$(PORT) $(PY) manage.py seed_demo
 	$(PY) manage.py serve 127.0.0.1:$(PORT)
 
+# A process takes no more messages than it has threads (dramatiq's default prefetch is twice that),
+# so a run's few, long messages spread over the processes.
 worker: install
-	$(PY) manage.py rundramatiq --processes 2 --threads 4
+	dramatiq_queue_prefetch=4 $(PY) manage.py rundramatiq --processes 2 --threads 4
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -28,6 +28,12 @@ project_urlpatterns = [
     path("traces/", project_page(views.trace_list), name="trace-list"),
     path("traces/<uuid:trace_id>/", project_page(views.trace_detail), name="trace-detail"),
     path("traces/<uuid:trace_id>/score/", project_page(views.trace_score), name="trace-score"),
+    # A span's body, fetched by static/js/trace.js from the trace page: not a page of its own.
+    path(
+        "traces/<uuid:trace_id>/spans/<uuid:span_id>/",
+        project_page(views.trace_span, make_current=False),
+        name="trace-span",
+    ),
     path(
         "traces/<uuid:trace_id>/scores/<uuid:score_id>/delete/",
         project_page(views.trace_score_remove),

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -276,6 +276,8 @@ def _finish(target: EvalTarget, usage: judge.Usage) -> None:
             status=EvalTargetStatus.DONE, finished_at=now, lease_until=None
         ):
             return  # finished (or cancelled) by someone else: count nothing twice
+        # The last item completes the run, in the same statement that counts it.
+        last = Q(status=EvalRunStatus.RUNNING, evaluated_count__gte=F("total_targets") - 1)
         EvalRun.objects.filter(pk=run.pk).update(
             evaluated_count=F("evaluated_count") + 1,
             failed_count=F("failed_count") + selectors.failed_count(run=run, target=target),
@@ -284,10 +286,9 @@ def _finish(target: EvalTarget, usage: judge.Usage) -> None:
             completion_tokens=F("completion_tokens") + usage.completion_tokens,
             cost=F("cost") + (usage.cost or 0.0),
             unpriced_calls=F("unpriced_calls") + (usage.calls if usage.cost is None else 0),
+            status=Case(When(last, then=Value(EvalRunStatus.COMPLETED)), default=F("status")),
+            completed_at=Case(When(last, then=Greatest(Value(now), F("started_at"))), default=F("completed_at")),
         )
-        EvalRun.objects.filter(
-            pk=run.pk, status=EvalRunStatus.RUNNING, evaluated_count__gte=F("total_targets")
-        ).update(status=EvalRunStatus.COMPLETED, completed_at=Greatest(Value(now), F("started_at")))
 
 
 def eval_target_process(*, target_id: int) -> None:
@@ -301,10 +302,11 @@ def eval_target_process(*, target_id: int) -> None:
             status=EvalTargetStatus.CANCELLED, finished_at=timezone.now()
         )
         return
-    EvalRun.objects.filter(pk=run.pk, status=EvalRunStatus.PENDING).update(
-        status=EvalRunStatus.RUNNING, started_at=timezone.now()
-    )
-    run.status = EvalRunStatus.RUNNING
+    if run.status == EvalRunStatus.PENDING:
+        EvalRun.objects.filter(pk=run.pk, status=EvalRunStatus.PENDING).update(
+            status=EvalRunStatus.RUNNING, started_at=timezone.now()
+        )
+        run.status = EvalRunStatus.RUNNING
     usage = KINDS[run.target_type].evaluate(run, target)
     _finish(target, usage)
 

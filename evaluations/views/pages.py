@@ -23,6 +23,7 @@ from pandaprobe.projects.access import (
 from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
 from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
+from pandaprobe.traces.selectors import span_get
 
 from ..forms import ScoreForm, ScoreKind, pick_kind, score_kinds
 from ..links import page_url, session_page_url
@@ -202,6 +203,18 @@ def _with_query(url: str, request: HttpRequest, anchor: str = "") -> str:
 # --- trace page ----------------------------------------------------------------------------------
 
 
+def _neighbour_urls(request: HttpRequest, access: ProjectAccess, trace) -> dict:
+    """The previous and next traces' pages in the explorer's order, keeping its query string."""
+    previous, following = annotation_selectors.trace_neighbours(
+        project=access.project, trace=trace, query=request.GET
+    )
+
+    def url(trace_id) -> str | None:
+        return _with_query(page_url("trace-detail", access.project, trace_id), request) if trace_id else None
+
+    return {"previous_url": url(previous), "next_url": url(following)}
+
+
 def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form=None, status=200):
     page = annotation_selectors.trace_page(project=access.project, trace_id=trace_id)
     back = request.GET.copy()
@@ -213,6 +226,7 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
         "spans": page.spans,
         "list_query": back.urlencode(),
         "query": request.GET.urlencode(),
+        **_neighbour_urls(request, access, page.trace),
         **_score_panel(
             request, access, page.scores, target=ScoreEvent.Target.TRACE, form=form, trace_id=page.trace.pk
         ),
@@ -223,6 +237,16 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
 @login_required
 def trace_detail(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
     return _render_trace(request, browser_access(request), trace_id)
+
+
+@login_required
+def trace_span(request: HttpRequest, trace_id: uuid.UUID, span_id: uuid.UUID) -> HttpResponse:
+    """One span's body (ids, times, input, output, metadata) as an HTML fragment: the trace page
+    and the queue item ship only the span tree, and static/js/trace.js fetches this when a span is
+    opened. 404 for a span of another trace or project."""
+    access = browser_access(request)
+    span = span_get(project=access.project, trace_id=trace_id, span_id=span_id)
+    return render(request, "evaluations/span_body.html", {"span": span})
 
 
 @login_required

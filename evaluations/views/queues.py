@@ -30,6 +30,7 @@ from ..forms import (
 from ..links import page_url
 from ..models import ReviewQueue, ScoreDataType, ScoreEvent
 from ..selectors import queues as queue_selectors
+from ..selectors.annotations import span_tree
 from ..selectors.scores import latest_scores_per_reviewer
 from ..services.queues import (
     queue_item_hold,
@@ -44,7 +45,6 @@ from ..services.values import number_text, numeric_span, score_keys
 from .pages import score_panel_groups
 
 UNPROCESSABLE = 422
-MAX_SPANS_SHOWN = 50
 ITEMS_PER_PAGE = 100
 
 
@@ -193,7 +193,8 @@ def _render_item(request, access, queue, item, form, *, status: int = 200) -> Ht
         "queue": queue,
         "item": item,
         "trace": item.trace,
-        "spans": list(item.trace.spans.order_by("started_at")[:MAX_SPANS_SHOWN]),
+        # The trace page's span tree (`includes/trace_body.html`): bodies load when opened.
+        "spans": span_tree(item.trace),
         "form": form,
         "controls": _controls(form),
         "review": review,

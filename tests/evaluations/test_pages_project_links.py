@@ -13,10 +13,11 @@ import pytest
 
 from evaluations.links import page_url, session_page_url
 from evaluations.models import EvalRun
+from evaluations.selectors.annotations import INLINE_SPAN_BODIES
 from evaluations.services.runs import eval_run_create_batch
 from pandaprobe.projects.access import SESSION_PROJECT_KEY, ProjectAccess
 from pandaprobe.projects.models import Membership
-from tests.factories import MembershipFactory, TraceFactory, TraceScoreFactory
+from tests.factories import MembershipFactory, SpanFactory, TraceFactory, TraceScoreFactory
 
 from .queue_factories import build_queue, queue_url, signed_in
 
@@ -238,6 +239,8 @@ def page_links(page: str) -> list[str]:
 def test_every_link_of_every_page_carries_the_project(admin_user, project, judge_stub):
     trace = TraceFactory(project=project, session_id="chat/1")
     TraceScoreFactory(trace=trace, author=admin_user, source="ANNOTATION")
+    for _ in range(INLINE_SPAN_BODIES + 1):  # the last span's body is a link (loaded when opened)
+        SpanFactory(trace=trace)
     queue = build_queue(project, admin_user, [admin_user], traces=[trace])
     run = eval_run_create_batch(
         access=ProjectAccess.system(project), trace_ids=[trace.pk], metrics=["confidence"]
@@ -258,14 +261,17 @@ def test_every_link_of_every_page_carries_the_project(admin_user, project, judge
         page_url("run-detail", project, run.pk),
         page_url("analytics-page", project),
     ]
+    pages.append(page_url("trace-span", project, trace.pk, trace.spans.last().span_id))
     prefix = f"/app/p/{project.pk}/"
     for url in pages:
         response = client.get(url)
         assert response.status_code == 200, url
         links = page_links(response.content.decode())
-        assert links, url
+        assert links or "/spans/" in url, url
         stray = [link for link in links if link != "/" and not link.startswith((prefix, *UNSCOPED))]
         assert stray == [], (url, stray)
+    trace_page = client.get(page_url("trace-detail", project, trace.pk)).content.decode()
+    assert f'class="span-load" href="{prefix}traces/{trace.pk}/spans/' in trace_page
 
 
 def test_redirects_after_a_form_stay_in_the_project(admin_user, project):
