@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from pandaprobe.errors import Conflict, InvalidRequest, NotFound, RuleViolation
 from pandaprobe.projects.access import Action, ProjectAccess, browser_access
+from pandaprobe.projects.throttling import run_writes_throttled
 
 from ..forms import RunCreateForm
 from ..links import page_url
@@ -145,6 +146,7 @@ def _write(request: HttpRequest, run_id: uuid.UUID, write, message: str) -> Http
 
 @login_required
 @require_POST
+@run_writes_throttled
 def run_retry(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     message = "Retrying the failed metrics of {run.total_targets} trace(s)."
     return _write(request, run_id, services.eval_run_retry, message)
@@ -190,6 +192,7 @@ def _submit(access: ProjectAccess, scope, form: RunCreateForm):
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@run_writes_throttled
 def run_create(request: HttpRequest) -> HttpResponse:
     """The form for a run over the explorer's query (this page's query string); Preview is a dry run."""
     access = browser_access(request)

@@ -422,3 +422,18 @@ def test_trace_page_shows_an_automated_scores_judge_figures_and_why_one_failed(
     assert f'href="/app/p/{project.pk}/runs/{run.pk}/"' in item
     bad = html[html.index(f'data-score-name="{failed.name}"') :][:2500]
     assert "Why it failed:" in bad and failed.reason[:30] in bad
+
+
+def test_starting_and_retrying_runs_from_the_pages_count_against_the_users_rate(
+    admin, admin_user, project, traces, judge_stub, settings
+):
+    settings.RATELIMIT_EVAL_RUNS = "3/h"  # an hour: a minute may end between slow requests
+    assert start(admin, project, "").status_code == 302
+    run = EvalRun.objects.get()
+    assert admin.post(f"/app/p/{project.pk}/runs/{run.pk}/retry/").status_code == 302  # counted, none failed
+    assert start(admin, project, "").status_code == 302
+    limited = start(admin, project, "")
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    assert admin.post(f"/app/p/{project.pk}/runs/{run.pk}/retry/").status_code == 429
+    assert EvalRun.objects.count() == 2
+    assert admin.get(new_run_url(project)).status_code == 200  # looking is not starting
