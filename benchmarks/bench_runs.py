@@ -84,6 +84,9 @@ def run(args) -> list[dict]:
             # As `make worker`: a process takes no more messages than it has threads, so a run's few,
             # long messages spread over both processes (dramatiq's default prefetch is twice that).
             dramatiq_queue_prefetch=opts["threads"],
+            # While all its threads are busy a consumer backs off, up to this many ms (default 1000),
+            # before it looks again: a thread that frees up would wait that long for its next message.
+            dramatiq_worker_timeout="100",
             **({"PANDAPROBE_RUN_TARGETS_PER_MESSAGE": opts["per_message"]} if "per_message" in opts else {}),
         )
         common.manage("migrate", "--noinput", "-v0", env=env)
