@@ -5,6 +5,7 @@ from django.urls import path
 
 from pandaprobe.projects.throttling import login_throttled
 
+from .views import explorer as explorer_views
 from .views import pages as views
 
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/switch/", views.project_switch, name="project-switch"),
     path("traces/", views.trace_list, name="trace-list"),
+    path("traces/selection/", explorer_views.trace_selection, name="trace-selection"),
     path("traces/<uuid:trace_id>/", views.trace_detail, name="trace-detail"),
     path("traces/<uuid:trace_id>/score/", views.trace_score, name="trace-score"),
     path("traces/<uuid:trace_id>/spans/<uuid:span_id>/", views.trace_span, name="trace-span"),
