@@ -84,7 +84,7 @@ class ScoreConfigFilter(django_filters.FilterSet):
 # "<=" is not read as "<" followed by "=3").
 SCORE_OPERATORS = {"<=": "lte", ">=": "gte", "!=": "ne", "<": "lt", ">": "gt", "=": "exact"}
 SCORE_COMPARISON = re.compile(
-    r"^\s*(?P<name>[^<>=!]+?)\s*(?P<operator><=|>=|!=|<|>|=)\s*(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+    r"^\s*(?P<name>[^<>=!\x00]+?)\s*(?P<operator><=|>=|!=|<|>|=)\s*(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
 SCORE_COMPARISON_HELP = "Write it as name, operator, number: correctness < 3 (operators: < <= > >= = !=)."
 
@@ -99,20 +99,20 @@ class ScoreComparison:
         return f"{self.name} {self.operator} {self.number:g}"
 
 
-class ScoreComparisonField(forms.CharField):
+class ScoreComparisonField(forms.Field):
     """A score value condition typed as text, `correctness < 3`, parsed into a `ScoreComparison`."""
 
-    def __init__(self, **kwargs):
-        super().__init__(max_length=ScoreConfig._meta.get_field("name").max_length + 40, **kwargs)
+    max_length = ScoreConfig._meta.get_field("name").max_length + 40
 
-    def to_python(self, value):
-        text = super().to_python(value)
+    def to_python(self, value) -> ScoreComparison | None:
+        text = str(value or "").strip()
         if not text:
             return None
-        match = SCORE_COMPARISON.match(text)
+        match = SCORE_COMPARISON.match(text) if len(text) <= self.max_length else None
         number = float(match["number"]) if match else None
         if match is None or not math.isfinite(number):
-            raise forms.ValidationError(f"“{text[:80]}” is not a score condition. {SCORE_COMPARISON_HELP}")
+            shown = text[:80].replace("\x00", "")
+            raise forms.ValidationError(f"“{shown}” is not a score condition. {SCORE_COMPARISON_HELP}")
         return ScoreComparison(name=match["name"], operator=match["operator"], number=number)
 
 

@@ -255,7 +255,16 @@ def test_score_value_filter_matches_a_success_score_of_that_name(admin, scored, 
 
 
 @pytest.mark.parametrize(
-    "condition", ["correctness << 3", "correctness", "< 3", "correctness < three", "x < 1e999"]
+    "condition",
+    [
+        "correctness << 3",
+        "correctness",
+        "< 3",
+        "correctness < three",
+        "x < 1e999",
+        "x\x00 < 1",
+        "x" * 300 + " < 1",
+    ],
 )
 def test_a_bad_score_condition_is_400_under_the_field(admin, project, condition):
     TraceFactory(project=project)
