@@ -27,7 +27,7 @@ run: migrate
 # A process takes no more messages than it has threads (dramatiq's default prefetch is twice that),
 # so a run's few, long messages spread over the processes.
 worker: install
-	dramatiq_queue_prefetch=4 $(PY) manage.py rundramatiq --processes 2 --threads 4
+	dramatiq_queue_prefetch=8 $(PY) manage.py rundramatiq --processes 2 --threads 8
 
 lint: install
 	$(VENV)/bin/ruff check .

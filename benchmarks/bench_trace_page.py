@@ -189,14 +189,14 @@ def _measure_all(samples: int) -> list[dict]:
     client.force_login(user)
     db = connection.vendor
     rows = []
-    from django.urls import reverse
+    from evaluations.links import page_url
 
     late_span = big.spans.order_by("-started_at").first()  # beyond the inline ones: fetched when opened
     pages = [
-        (f"trace page ({SPANS} spans)", reverse("trace-detail", args=[big.pk]), True),
-        ("explorer (50 traces)", reverse("trace-list"), False),
-        ("session page (50 traces)", reverse("session-detail", args=["bench-session"]), False),
-        ("span body (1 span)", reverse("trace-span", args=[big.pk, late_span.span_id]), False),
+        (f"trace page ({SPANS} spans)", page_url("trace-detail", big.project_id, big.pk), True),
+        ("explorer (50 traces)", page_url("trace-list", big.project_id), False),
+        ("session page (50 traces)", page_url("session-detail", big.project_id, "bench-session"), False),
+        ("span body (1 span)", page_url("trace-span", big.project_id, big.pk, late_span.span_id), False),
     ]
     for label, url, targeted in pages:
         median, p95, queries, size = _measure(client, url, samples)

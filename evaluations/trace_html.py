@@ -11,8 +11,9 @@ nodes. Every value from a trace goes through `_e` (html.escape, quotes too), so 
 import html
 import json
 
-from django.urls import reverse
 from django.utils import dateformat, timezone
+
+from .links import page_url
 
 KNOWN_ROLES = {"user", "assistant", "system", "tool", "developer", "function"}
 COMPACT_JSON_CHARS = 100  # shorter JSON reads fine on one line (and the C encoder is much faster)
@@ -330,23 +331,23 @@ def _span_meta(node) -> str:
     return "".join(parts)
 
 
-def span_body_url(span) -> str:
-    return reverse("trace-span", args=[span.trace_id, span.span_id])
+def span_body_url(span, project) -> str:
+    return page_url("trace-span", project, span.trace_id, span.span_id)
 
 
-def _span_body_slot(node) -> str:
+def _span_body_slot(node, project) -> str:
     """The body inline for the first spans (`annotation_selectors.INLINE_SPAN_BODIES`), else a
     link to it: static/js/trace.js loads it in place when the span is opened; without JavaScript
     the link opens it."""
     if node.inline:
         return f'<div class="span-body">{span_body_html(node.span)}</div>'
     return (
-        f'<div class="span-body"><a class="span-load" href="{_e(span_body_url(node.span))}">'
+        f'<div class="span-body"><a class="span-load" href="{_e(span_body_url(node.span, project))}">'
         "Show input and output</a></div>"
     )
 
 
-def _span_item(node) -> str:
+def _span_item(node, project) -> str:
     span = node.span
     return (
         # The id is the anchor other pages link to (`#span-<span_id>`, e.g. the session page).
@@ -358,15 +359,16 @@ def _span_item(node) -> str:
         f'<svg aria-hidden="true"><rect x="{node.offset_pct:.2f}%" width="{node.width_pct:.2f}%" '
         f'height="100%" rx="3"></rect></svg></span>'
         f'<span class="span-meta">{_span_meta(node)}</span></summary>'
-        f"{_span_body_slot(node)}</details>"
+        f"{_span_body_slot(node, project)}</details>"
     )
 
 
-def span_tree_html(nodes) -> str:
-    """The span tree as nested lists, from the depth-first nodes of `annotation_selectors.span_tree`."""
+def span_tree_html(nodes, project) -> str:
+    """The span tree of a trace of `project` as nested lists, from the depth-first nodes of
+    `annotation_selectors.span_tree`."""
     parts = []
     for node in nodes:
-        parts.append(_span_item(node))
+        parts.append(_span_item(node, project))
         # A parent opens its children's list; a leaf closes itself and every level that ends here.
         parts.append("<ul>" if node.has_children else "</li>" + "</ul></li>" * len(node.closers))
     return f'<ul class="span-tree">{"".join(parts)}</ul>'

@@ -177,6 +177,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pandaprobe.projects.context_processors.current_project",
             ],
         },
     },
@@ -409,10 +410,12 @@ PANDAPROBE_JUDGE_CONCURRENCY = env_int("PANDAPROBE_JUDGE_CONCURRENCY", 8, minimu
 # About how many tokens of a trace go into a prompt; longer traces are cut with a visible marker.
 PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, minimum=500)
 # Traces (or sessions) per worker message, scored side by side: with a worker's threads, how many are
-# in flight. A trace's first call (its task extraction) must finish before its metrics' calls, so
-# fewer targets than PANDAPROBE_JUDGE_CONCURRENCY leave judge slots idle (measured: 16 in flight of
-# 32 with 2 threads x 8). Database connections are held only while a target reads or writes.
-PANDAPROBE_RUN_TARGETS_PER_MESSAGE = env_int("PANDAPROBE_RUN_TARGETS_PER_MESSAGE", 16, minimum=1)
+# in flight. A message ends with its slowest target, so its thread takes no new work until then: few
+# targets a message and more threads than that keep the judge's slots busy (the runs benchmark, 2
+# worker processes, 100 traces, 32 calls in flight: 4 a message x 8 threads 4.7 s; 8 x 4 threads
+# 5.0-6.4 s, each wave of messages waiting for its slowest trace; 16 x 4, 8.3-11.4 s). Database
+# connections are held only while a target reads or writes, not while it waits.
+PANDAPROBE_RUN_TARGETS_PER_MESSAGE = env_int("PANDAPROBE_RUN_TARGETS_PER_MESSAGE", 4, minimum=1)
 # A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
 PANDAPROBE_RUN_LEASE_SECONDS = env_int("PANDAPROBE_RUN_LEASE_SECONDS", 900, minimum=1)
 # How often each worker looks for run work that no live worker holds (0 turns the reaper off).

@@ -203,6 +203,8 @@ def _run_scores(run: EvalRun) -> tuple[QuerySet, str]:
 
 def metrics_scored(*, run: EvalRun, target: EvalTarget) -> set[str]:
     """Names this run already scored on the target (a redelivered item skips them)."""
+    if target.attempts <= 1:
+        return set()  # only a holder of the item writes its scores, and this is its first holder
     scores, key = _run_scores(run)
     return set(scores.filter(**{key: getattr(target, key)}).values_list("name", flat=True))
 

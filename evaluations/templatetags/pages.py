@@ -1,41 +1,44 @@
-"""Template helpers for the annotation pages: the project switcher and small formatters."""
+"""Template helpers for the annotation pages: page links, the project switcher, small formatters."""
 
 from django import template
 from django.utils.safestring import SafeString
 
-from pandaprobe.projects.access import SESSION_PROJECT_KEY, member_projects
+from pandaprobe.projects.access import current_project, member_projects
 
-from .. import trace_html
-from ..links import session_page_url
+from .. import links, trace_html
 
 register = template.Library()
 
 
+@register.simple_tag
+def page_url(name: str, project, *args) -> str:
+    """`{% page_url 'trace-detail' project trace.pk %}`: a page of `project` (`links.page_url`);
+    every template has the page's `project` (`pandaprobe.projects.context_processors`)."""
+    return links.page_url(name, project, *args)
+
+
+@register.filter
+def session_url(session_id: str, project) -> str:
+    """`{{ id|session_url:project }}`: the session's page, the id percent-encoded as one path segment."""
+    return links.session_page_url(project, str(session_id))
+
+
 @register.inclusion_tag("evaluations/includes/project_switcher.html", takes_context=True)
 def project_switcher(context) -> dict:
-    """The signed-in user's projects, with the session's current one selected.
+    """The signed-in user's projects, with the current one (the page's) selected.
 
     A tag rather than view context so every page extending base.html (queues too) gets it.
     """
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return {"projects": []}
-    projects = member_projects(request)
-    current = str(request.session.get(SESSION_PROJECT_KEY) or "")
-    ids = {str(p.pk) for p in projects}
-    current_id = current if current in ids else (str(projects[0].pk) if projects else "")
+    current = current_project(request)
     return {
-        "projects": [{"pk": str(p.pk), "name": p.name} for p in projects],
-        "current_id": current_id,
+        "projects": [{"pk": str(p.pk), "name": p.name} for p in member_projects(request)],
+        "current_id": str(current.pk) if current else "",
         "next_path": request.path,
         "csrf_token": context.get("csrf_token"),
     }
-
-
-@register.filter
-def session_url(session_id: str) -> str:
-    """`{{ id|session_url }}`: the session's page, the id percent-encoded as one path segment."""
-    return session_page_url(str(session_id))
 
 
 # Formatters shared with the Python-built HTML of trace content (`evaluations/trace_html.py`).
@@ -72,9 +75,10 @@ def json_block(value, summary: str = "JSON") -> SafeString:
 
 
 @register.simple_tag
-def span_tree(nodes) -> SafeString:
-    """The span tree, from the depth-first nodes of `annotation_selectors.span_tree`."""
-    return SafeString(trace_html.span_tree_html(nodes))
+def span_tree(nodes, project) -> SafeString:
+    """`{% span_tree spans project %}`: the span tree, from the depth-first nodes of
+    `annotation_selectors.span_tree`."""
+    return SafeString(trace_html.span_tree_html(nodes, project))
 
 
 @register.simple_tag

@@ -13,12 +13,12 @@ from django.core.exceptions import BadRequest, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from pandaprobe.projects.access import Action, ProjectAccess, browser_access
 
 from ..forms import TraceSelectionForm
+from ..links import page_url
 from ..selectors import queues as queue_selectors
 from ..services.queues import QueueItemsAdded, review_queue_items_add
 from .pages import render_explorer
@@ -31,9 +31,9 @@ SELECTION_ACTIONS = {
 }
 
 
-def _back_to_explorer(request: HttpRequest) -> HttpResponse:
+def _back_to_explorer(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     query = request.GET.urlencode()
-    return redirect(f"{reverse('trace-list')}{'?' + query if query else ''}")
+    return redirect(f"{page_url('trace-list', access.project)}{'?' + query if query else ''}")
 
 
 @login_required
@@ -66,7 +66,7 @@ def _add_to_queue(request: HttpRequest, access: ProjectAccess, form: TraceSelect
     messages.success(request, _added_message(queue.name, result))
     if result.not_found:
         messages.warning(request, _not_in_project(result.not_found))
-    return _back_to_explorer(request)
+    return _back_to_explorer(request, access)
 
 
 def _added_message(queue_name: str, result: QueueItemsAdded) -> str:
@@ -90,4 +90,4 @@ def _evaluate(request: HttpRequest, access: ProjectAccess, form: TraceSelectionF
     if len(found) < len(chosen):
         messages.warning(request, _not_in_project(len(chosen) - len(found)))
     query = urlencode([("trace_ids", str(trace_id)) for trace_id in chosen if trace_id in found])
-    return redirect(f"{reverse('run-create')}?{query}")
+    return redirect(f"{page_url('run-create', access.project)}?{query}")

@@ -16,7 +16,6 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -30,6 +29,7 @@ from ..forms import (
     not_applicable_field_name,
     score_field_name,
 )
+from ..links import page_url
 from ..models import ReviewQueue, ScoreDataType, ScoreEvent
 from ..selectors import queues as queue_selectors
 from ..selectors.annotations import explorer_params, span_tree
@@ -156,7 +156,7 @@ def queue_create(request: HttpRequest) -> HttpResponse:
         queue = _save_form(request, form, lambda: _create_from_form(access, form, scope.traces))
         if queue is not None:
             messages.success(request, f"Queue '{queue.name}' created with {queue.items.count()} traces.")
-            return redirect("queue-detail", queue_id=queue.pk)
+            return redirect(page_url("queue-detail", access.project, queue.pk))
     show_count = scope.traces is not None and (preview or (not creating and bool(scope.query)))
     context = {
         "form": form,
@@ -210,7 +210,7 @@ def queue_edit(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     form = _settings_form(request, access, queue)
     if _save_form(request, form, lambda: review_queue_update(access=access, queue=queue, **form.settings())):
         messages.success(request, f"Queue '{queue.name}' saved.")
-        return redirect("queue-detail", queue_id=queue.pk)
+        return redirect(page_url("queue-detail", access.project, queue.pk))
     return _form_page(request, "queues/edit.html", form, queue=queue)
 
 
@@ -223,7 +223,7 @@ def queue_archive(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     archived = request.POST.get("archived", "1") != "0"
     review_queue_archive(access=access, queue=queue, archived=archived)
     messages.success(request, f"Queue '{queue.name}' {'archived' if archived else 'restored'}.")
-    return redirect("queue-list")
+    return redirect(page_url("queue-list", access.project))
 
 
 def _controls(form: ItemReviewForm) -> list[dict]:
@@ -318,7 +318,7 @@ def queue_work(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
             messages.warning(
                 request, f"Item #{item.position} is taken by other reviewers or already finished."
             )
-            return redirect("queue-work", queue_id=queue.pk)
+            return redirect(page_url("queue-work", access.project, queue.pk))
     else:
         item = queue_next_item_claim(queue=queue, reviewer=request.user)
     if item is None:
@@ -338,7 +338,7 @@ def _work_submit(request: HttpRequest, access, queue, configs) -> HttpResponse:
             form.add_service_errors(exc.message_dict)
         else:
             messages.success(request, f"Saved item #{item.position}.")
-            return redirect("queue-work", queue_id=queue.pk)
+            return redirect(page_url("queue-work", access.project, queue.pk))
     return _render_item(request, access, queue, item, form, status=UNPROCESSABLE)
 
 
@@ -353,6 +353,6 @@ def queue_skip(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     following = queue_next_item_claim(queue=queue, reviewer=request.user, exclude=item)
     if following is None:
         messages.info(request, f"Skipped item #{item.position}; nothing else is left for you right now.")
-        return redirect("queue-detail", queue_id=queue.pk)
+        return redirect(page_url("queue-detail", access.project, queue.pk))
     messages.info(request, f"Skipped item #{item.position}: it is back in the pool.")
-    return redirect(f"{reverse('queue-work', args=[queue.pk])}?item={following.pk}")
+    return redirect(f"{page_url('queue-work', access.project, queue.pk)}?item={following.pk}")

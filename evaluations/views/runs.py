@@ -23,6 +23,7 @@ from pandaprobe.errors import Conflict, InvalidRequest, NotFound, RuleViolation
 from pandaprobe.projects.access import Action, ProjectAccess, browser_access
 
 from ..forms import RunCreateForm
+from ..links import page_url
 from ..metrics import TRACE_METRICS
 from ..models import EvalRun, EvalRunStatus
 from ..selectors import runs as selectors
@@ -137,9 +138,9 @@ def _write(request: HttpRequest, run_id: uuid.UUID, write, message: str) -> Http
         result = write(access=access, run=run)
     except (Conflict, RuleViolation) as error:
         messages.error(request, str(error))
-        return redirect("run-detail", run_id=run.pk)
+        return redirect(page_url("run-detail", access.project, run.pk))
     messages.success(request, message.format(run=result))
-    return redirect("run-detail", run_id=result.pk)
+    return redirect(page_url("run-detail", access.project, result.pk))
 
 
 @login_required
@@ -167,7 +168,7 @@ def run_delete(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     services.eval_run_delete(access=access, run=run, delete_scores=delete_scores)
     kept = "and its scores were deleted" if delete_scores else "its scores were kept"
     messages.success(request, f"Run {run.name or run.pk} deleted; {kept}.")
-    return redirect("run-list")
+    return redirect(page_url("run-list", access.project))
 
 
 # --- a run from the trace explorer's filter ------------------------------------------------------
@@ -205,6 +206,6 @@ def run_create(request: HttpRequest) -> HttpResponse:
         result = _submit(access, scope, form)
         if isinstance(result, EvalRun):
             messages.success(request, f"Run started over {result.total_targets} trace(s).")
-            return redirect("run-detail", run_id=result.pk)
+            return redirect(page_url("run-detail", access.project, result.pk))
     context.update(scope=scope, plan=result)
     return render(request, "runs/create.html", context, status=UNPROCESSABLE if form.errors else 200)

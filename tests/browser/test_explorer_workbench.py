@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from evaluations.links import page_url
 from evaluations.models import ReviewQueueItem
 
 from ..evaluations.queue_factories import build_queue, member
@@ -39,7 +40,8 @@ def test_admin_filters_by_score_selects_two_rows_and_adds_them_to_a_queue(
     TraceFactory(project=project, name="unscored")
     expect = pytest.importorskip("playwright.sync_api").expect
 
-    sign_in(page, live_server.url, "owner", reverse("trace-list"))
+    explorer = page_url("trace-list", project)
+    sign_in(page, live_server.url, "owner", explorer)
     assert page.locator("tr[data-trace-id]").count() == 5
 
     # The preset fills the date box at once (the script), and the server filters on the same moment.
@@ -66,7 +68,8 @@ def test_admin_filters_by_score_selects_two_rows_and_adds_them_to_a_queue(
         page.get_by_role("button", name="Add to queue").click()
 
     expect(page.locator(".messages")).to_contain_text("Added 2 traces to 'Low correctness'.")
-    assert re.search(r"score=correctness", page.url)  # back on the same filtered explorer
+    # Back on the same filtered explorer of the project.
+    assert page.url.startswith(f"{live_server.url}{explorer}?") and re.search(r"score=correctness", page.url)
     expected = {traces["refund-policy"].pk, traces["order-status"].pk}
     assert (
         set(ReviewQueueItem.objects.filter(queue=queue, position__gt=1).values_list("trace_id", flat=True))

@@ -6,12 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
+from evaluations.links import page_url
 from pandaprobe.traces.models import Span
 
-from ..evaluations.queue_factories import build_queue
+from ..evaluations.queue_factories import build_queue, queue_url
 from ..factories import TraceFactory
 from .test_run_from_explorer import sign_in
 
@@ -52,7 +52,7 @@ def long_trace(project):
 def test_a_long_trace_loads_span_bodies_expands_and_copies(live_server, page, artifacts, project, reviewer):
     trace, spans = long_trace(project)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    sign_in(page, live_server.url, "reviewer", reverse("trace-detail", args=[trace.pk]))
+    sign_in(page, live_server.url, "reviewer", page_url("trace-detail", project, trace.pk))
 
     # A late span's body is not in the page: opening the span fetches it.
     late = page.locator(f"#span-{spans[101].span_id}")
@@ -98,7 +98,7 @@ def test_queue_item_shows_the_trace_with_the_scores_on_screen(
 ):
     trace, spans = long_trace(project)
     queue = build_queue(project, admin_user, [reviewer], traces=[trace], name="Support review")
-    sign_in(page, live_server.url, "reviewer", reverse("queue-work", args=[queue.pk]))
+    sign_in(page, live_server.url, "reviewer", queue_url("queue-work", queue))
     assert page.locator(".trace-view .span-tree > li").count() == 1
     assert page.locator(".trace-view [data-span-id]").count() == SPANS
     late = page.locator(f"#span-{spans[99].span_id}")

@@ -14,11 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from evaluations.links import page_url
 from evaluations.selectors.annotations import INLINE_SPAN_BODIES
 from pandaprobe.traces.models import Span
 
 from ..factories import SpanFactory, TraceFactory
-from .queue_factories import build_queue, signed_in
+from .queue_factories import build_queue, queue_url, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -26,17 +27,17 @@ PAGE_LIMIT = 500_000  # bytes of HTML for a 500-span trace (issue 12, item 8)
 
 
 @pytest.fixture
-def browser(client, reviewer):
-    client.force_login(reviewer)
-    return client
+def browser(reviewer, project):
+    return signed_in(reviewer, project)
 
 
 def trace_url(trace, query: str = "") -> str:
-    return reverse("trace-detail", args=[trace.pk]) + query
+    return page_url("trace-detail", trace.project_id, trace.pk) + query
 
 
-def span_url(span) -> str:
-    return reverse("trace-span", args=[span.trace_id, span.span_id])
+def span_url(span, project=None) -> str:
+    """The span's body, under its project's path (or `project`'s)."""
+    return page_url("trace-span", project or span.trace.project_id, span.trace_id, span.span_id)
 
 
 def section(html: str, section_id: str) -> str:
@@ -101,11 +102,11 @@ def test_span_body_endpoint_is_project_scoped(browser, project, other_project, r
     mine = SpanFactory(trace=TraceFactory(project=project), input={"q": "my question"})
     theirs = SpanFactory(trace=TraceFactory(project=other_project), input={"q": "their secret"})
     assert browser.get(span_url(mine)).status_code == 200  # the control
-    response = browser.get(span_url(theirs))
-    assert response.status_code == 404 and b"their secret" not in response.content
+    for response in (browser.get(span_url(theirs)), browser.get(span_url(theirs, project))):
+        assert response.status_code == 404 and b"their secret" not in response.content
     # A span id under another trace of the project is not found either.
     other_trace = TraceFactory(project=project)
-    response = browser.get(reverse("trace-span", args=[other_trace.pk, mine.span_id]))
+    response = browser.get(page_url("trace-span", project, other_trace.pk, mine.span_id))
     assert response.status_code == 404
     # Signed out: the login page, not the span.
     response = Client().get(span_url(mine))
@@ -132,7 +133,7 @@ def test_queue_item_shows_the_whole_trace_as_the_trace_page_does(project, admin_
                     started_at=trace.started_at + timedelta(seconds=1, milliseconds=index))  # fmt: skip
     queue = build_queue(project, admin_user, [reviewer], traces=[trace])
     client = signed_in(reviewer, project)
-    work = client.get(reverse("queue-work", args=[queue.pk])).content.decode()
+    work = client.get(queue_url("queue-work", queue)).content.decode()
     page = client.get(trace_url(trace)).content.decode()
 
     # The same span tree (lazy bodies included), input, output and metadata, byte for byte.
@@ -158,7 +159,7 @@ def test_queue_item_runs_as_many_queries_for_a_big_trace_as_for_a_small_one(proj
         queue = build_queue(project, admin_user, [reviewer], traces=[trace], name=f"review {trace.name}")
         client = signed_in(reviewer, project)
         with CaptureQueriesContext(connection) as queries:
-            assert client.get(reverse("queue-work", args=[queue.pk])).status_code == 200
+            assert client.get(queue_url("queue-work", queue)).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
 
@@ -322,9 +323,9 @@ def test_times_show_their_time_zone_on_the_trace_queue_and_session_pages(project
     shown = f'<time datetime="{started.isoformat()}">{started:%Y-%m-%d %H:%M:%S} UTC</time>'
     pages = [
         client.get(trace_url(trace)).content.decode(),
-        client.get(reverse("queue-work", args=[queue.pk])).content.decode(),
-        client.get(reverse("session-detail", args=["chat-1"])).content.decode(),
-        client.get(reverse("session-detail", args=["chat-1"]) + "?view=table").content.decode(),
+        client.get(queue_url("queue-work", queue)).content.decode(),
+        client.get(page_url("session-detail", project, "chat-1")).content.decode(),
+        client.get(page_url("session-detail", project, "chat-1") + "?view=table").content.decode(),
     ]
     for html in pages:
         assert shown in html
