@@ -8,6 +8,7 @@ from django.urls import path, re_path
 from pandaprobe.projects.access import project_page
 from pandaprobe.projects.throttling import login_throttled
 
+from .views import explorer as explorer_views
 from .views import pages as views
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
 project_urlpatterns = [
     path("", project_page(views.project_home), name="project-home"),
     path("traces/", project_page(views.trace_list), name="trace-list"),
+    path("traces/selection/", project_page(explorer_views.trace_selection), name="trace-selection"),
     path("traces/<uuid:trace_id>/", project_page(views.trace_detail), name="trace-detail"),
     path("traces/<uuid:trace_id>/score/", project_page(views.trace_score), name="trace-score"),
     # A span's body, fetched by static/js/trace.js from the trace page: not a page of its own.

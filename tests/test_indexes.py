@@ -188,3 +188,10 @@ def test_the_explorer_reads_traces_in_index_order(data, order):
     plans = plan_with_only("trace_project_started", "traces_trace", _explorer_page(query), data)
     assert "Index Scan" in plans and "trace_project_started" in plans, plans
     assert "Presorted Key: started_at" in plans, plans
+
+
+def test_the_score_value_filter_reads_each_traces_scores_by_index(data):
+    """`score=accuracy < 1` is an EXISTS per trace of the page: `tscore_trace_name` finds its scores."""
+    query = QueryDict("score=accuracy+%3C+1")
+    plans = plan_with_only("tscore_trace_name", "evaluations_tracescore", _explorer_page(query), data)
+    assert "tscore_trace_name" in plans, plans

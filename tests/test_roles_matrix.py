@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from evaluations.models import ScoreConfig, ScoreSource
+from evaluations.services.queues import review_queue_create
 from evaluations.services.runs import eval_run_create_batch, session_eval_run_create_batch
 from evaluations.services.scores import trace_score_create
 from evaluations.services.session_scores import session_score_create
@@ -135,14 +136,16 @@ SESSION_ROWS = {
 # non-member their own project, where this project's trace, session and config ids do not exist
 # (under this project's own URL, every form is a 404 to them: `test_a_non_member_posts_no_page_form`).
 PAGE_MATRIX = [
-    # path                                        form          admin reviewer non_member
-    ("/app/p/{project}/traces/{trace}/score/",    "score form",  302,   302,     404),
-    ("/app/p/{project}/sessions/{session}/",      "score form",  302,   302,     404),
-    ("/app/p/{project}/queues/new/",              "queue form",  302,   403,     422),
-    ("/app/p/{project}/runs/new/",                "run form",    302,   403,     422),
-    ("/app/p/{project}/runs/{run}/retry/",        "empty form",  302,   403,     404),
-    ("/app/p/{project}/runs/{run}/cancel/",       "empty form",  302,   403,     404),
-    ("/app/p/{project}/runs/{run}/delete/",       "empty form",  302,   403,     404),
+    # path                                         form            admin  reviewer non_member
+    ("/app/p/{project}/traces/{trace}/score/",     "score form",   302,   302,     404),
+    ("/app/p/{project}/sessions/{session}/",       "score form",   302,   302,     404),
+    ("/app/p/{project}/queues/new/",               "queue form",   302,   403,     422),
+    # The explorer's selection: this project's queue does not exist in the non-member's project.
+    ("/app/p/{project}/traces/selection/",         "add to queue", 302,   403,     404),
+    ("/app/p/{project}/runs/new/",                 "run form",     302,   403,     422),
+    ("/app/p/{project}/runs/{run}/retry/",         "empty form",   302,   403,     404),
+    ("/app/p/{project}/runs/{run}/cancel/",        "empty form",   302,   403,     404),
+    ("/app/p/{project}/runs/{run}/delete/",        "empty form",   302,   403,     404),
 ]  # fmt: skip
 PAGE_ACTORS = (ADMIN, REVIEWER, NON_MEMBER)
 FORMS: dict[str, Callable[[dict], dict]] = {
@@ -155,6 +158,7 @@ FORMS: dict[str, Callable[[dict], dict]] = {
     # Every trace of the browser's current project (a non-member's own project has none: 422).
     "run form": lambda ids: {"metrics": ["confidence"], "sampling_rate": "1", "action": "start"},
     "empty form": lambda ids: {},
+    "add to queue": lambda ids: {"action": "queue", "queue": ids["queue"], "trace_ids": [ids["trace2"]]},
 }
 
 
@@ -201,6 +205,8 @@ def world(project, admin_user, reviewer, judge_stub) -> dict:
             score = create(access=access, name=f"{key}-score", value="0.5", source=source, **subject)
             ids[f"{key}_{prefix}"] = str(score.pk)
     config = ScoreConfig.objects.create(project=project, name="quality", data_type="NUMERIC")
+    queue = review_queue_create(access=as_admin, name="Triage", score_configs=[config], reviewers=[reviewer],
+                                trace_ids=[trace.pk])  # fmt: skip
     # A run with a failed score: it can be retried, cancelled (it has not ended) and deleted.
     run = eval_run_create_batch(access=as_code, trace_ids=[trace.pk], metrics=["confidence"])
     trace_score_create(access=as_code, trace_id=trace.pk, name="confidence", value=None, status="FAILED",
@@ -209,7 +215,7 @@ def world(project, admin_user, reviewer, judge_stub) -> dict:
     session_score_create(access=as_code, session_id=SESSION, name="agent_reliability", value=None,
                          status="FAILED", reason="the judge timed out", eval_run_id=srun.pk)  # fmt: skip
     return {**ids, "config": str(config.pk), "reviewer": str(reviewer.pk), "run": str(run.pk), "srun": str(srun.pk),
-            "project": str(project.pk)}  # fmt: skip
+            "queue": str(queue.pk), "project": str(project.pk)}  # fmt: skip
 
 
 @pytest.fixture

@@ -8,14 +8,15 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
 from pandaprobe.traces.filters import TraceFilter
 from pandaprobe.traces.models import Span, Trace
-from pandaprobe.traces.selectors import trace_get_bare, trace_list
+from pandaprobe.traces.selectors import trace_get_bare, traces_of
 
-from ..filters import ScoreConfigFilter, TraceScorePresenceFilter
+from ..filters import RANGE_PRESETS, ExplorerFilter, ScoreConfigFilter
 from ..models import ScoreConfig, TraceScore
 from .scores import latest_scores_per_reviewer
 
@@ -65,18 +66,52 @@ def score_config_for_input(*, project, config_id) -> ScoreConfig | None:
 # --- trace explorer ------------------------------------------------------------------------------
 
 
-def explorer_params(query: QueryDict) -> QueryDict:
-    """The explorer's query string as the trace filters read it: tags may be typed comma-separated."""
+def explorer_params(query: QueryDict, *, now: datetime | None = None) -> QueryDict:
+    """The explorer's query string as its filter reads it: tags may be typed comma-separated, and a
+    time-range preset (`range=24h`) becomes `started_after` (now minus the preset, in the current
+    time zone, as the date box shows it) with no `started_before`: the page, a run started from it
+    and a queue built from it all filter on that one moment."""
     params = query.copy()
     tags = [tag.strip() for raw in query.getlist("tags") for tag in raw.split(",") if tag.strip()]
     params.setlist("tags", tags)
+    preset = RANGE_PRESETS.get(query.get("range", ""))
+    if preset is not None:
+        start = timezone.localtime(now or timezone.now()) - preset
+        params.setlist("started_after", [start.replace(tzinfo=None).isoformat(timespec="seconds")])
+        params.setlist("started_before", [])
     return params
 
 
 def explorer_traces(*, project, params) -> QuerySet:
-    """`trace_list`'s filters and sort, plus "has score X" / "missing score X" (422 on a bad one)."""
-    traces = trace_list(project=project, params=params).defer(*LIST_DEFERRED)
-    return require_valid(TraceScorePresenceFilter(params, queryset=traces)).qs
+    """The project's traces by the explorer's filter (`ExplorerFilter`) and sort; a
+    `ValidationError` naming each bad parameter (a 422 in the API, a 400 on the page)."""
+    return require_valid(ExplorerFilter(params, queryset=traces_of(project))).qs.defer(*LIST_DEFERRED)
+
+
+# What the explorer's environment and user boxes suggest: values of the latest traces only, so the
+# read is one short scan of `trace_project_started` however many traces the project holds.
+SUGGESTION_WINDOW = 1000
+MAX_SUGGESTIONS = 50
+
+
+@dataclass(frozen=True)
+class ExplorerSuggestions:
+    environments: list[str]
+    user_ids: list[str]
+
+
+def explorer_suggestions(*, project) -> ExplorerSuggestions:
+    """The distinct environments and user ids of the project's latest traces, most recent first (at
+    most `MAX_SUGGESTIONS` each): the explorer's <datalist>s. One query."""
+    recent = traces_of(project).order_by("-started_at").values_list("environment", "user_id")
+    environments: dict[str, None] = {}
+    user_ids: dict[str, None] = {}
+    for environment, user_id in recent[:SUGGESTION_WINDOW]:
+        if environment and len(environments) < MAX_SUGGESTIONS:
+            environments.setdefault(environment)
+        if user_id and len(user_ids) < MAX_SUGGESTIONS:
+            user_ids.setdefault(user_id)
+    return ExplorerSuggestions(environments=list(environments), user_ids=list(user_ids))
 
 
 # --- trace page ----------------------------------------------------------------------------------

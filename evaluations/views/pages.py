@@ -21,7 +21,6 @@ from pandaprobe.projects.access import (
     member_projects,
 )
 from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
-from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
 from pandaprobe.traces.selectors import span_get
 
@@ -29,11 +28,13 @@ from ..forms import ScoreForm, ScoreKind, pick_kind, score_kinds
 from ..links import page_url, session_page_url
 from ..models import ScoreEvent
 from ..selectors import annotations as annotation_selectors
+from ..selectors import queues as queue_selectors
 from ..selectors import sessions as session_selectors
 from ..selectors.score_groups import score_groups
 from ..selectors.scores import latest_scores_per_reviewer, score_panel, trace_score_get
 from ..services.annotations import own_annotation, session_score_annotate, trace_score_annotate
 from ..services.scores import score_change_allowed, trace_score_delete
+from .trace_filters import trace_filter_form
 
 TRACES_PER_PAGE = 50
 SESSIONS_PER_PAGE = 50
@@ -107,31 +108,43 @@ def error_messages(error: ValidationError) -> dict[str, list[str]]:
 
 @login_required
 def trace_list(request: HttpRequest) -> HttpResponse:
-    access = browser_access(request)
+    return render_explorer(request, browser_access(request))
+
+
+def render_explorer(request: HttpRequest, access: ProjectAccess, *, selection=None, status: int = 200):
+    """The explorer for this request's query string. `selection`: a row action's bound form
+    (`TraceSelectionForm`) shown again with its errors and its boxes still ticked."""
+    params = annotation_selectors.explorer_params(request.GET)
     errors: dict[str, list[str]] = {}
     try:
-        traces = annotation_selectors.explorer_traces(
-            project=access.project, params=annotation_selectors.explorer_params(request.GET)
-        )
+        traces = annotation_selectors.explorer_traces(project=access.project, params=params)
         page = Paginator(traces, TRACES_PER_PAGE).get_page(request.GET.get("page"))
     except ValidationError as error:
         errors = error_messages(error)
         page = Paginator([], TRACES_PER_PAGE).get_page(1)
     scores = latest_scores_per_reviewer(project=access.project, trace_ids=[t.pk for t in page])
+    can_queue, can_run = access.can(Action.QUEUE_MANAGE), access.can(Action.RUN_MANAGE)
     context = {
         "nav": "traces",
         "access": access,
         "page": page,
         "rows": [(trace, score_groups(scores[trace.pk])) for trace in page],
+        "trace_filter": trace_filter_form(
+            project=access.project, query=request.GET, params=params, errors=errors
+        ),
         "errors": errors,
         "filters": request.GET,
-        "tags_text": ", ".join(request.GET.getlist("tags")),
-        "statuses": TraceStatus.values,
         "sort_fields": list(TraceFilter.SORT_FIELDS),
         "detail_query": request.GET.urlencode(),
-        "can_manage_runs": access.can(Action.RUN_MANAGE),
+        "can_manage_runs": can_run,
+        "can_manage_queues": can_queue,
+        # Row selection and its actions: only for who may act on it (a reviewer sees plain rows).
+        "can_select": can_queue or can_run,
+        "queues": list(queue_selectors.open_queues(access=access)) if can_queue else [],
+        "selection": selection,
+        "checked": {str(i) for i in selection.data.getlist("trace_ids")} if selection is not None else set(),
     }
-    return render(request, "evaluations/trace_list.html", context, status=400 if errors else 200)
+    return render(request, "evaluations/trace_list.html", context, status=400 if errors else status)
 
 
 # --- score panel (trace and session pages) --------------------------------------------------------

@@ -248,6 +248,9 @@ def test_every_link_of_every_page_carries_the_project(admin_user, project, judge
     client = signed_in(admin_user, project)
     pages = [
         page_url("trace-list", project),
+        # The explorer's workbench: its selection form, and the queue builder from its filter.
+        page_url("trace-list", project) + "?score=correctness+%3C+3&range=24h",
+        page_url("queue-create", project) + "?score=correctness+%3C+3&range=24h",
         page_url("trace-detail", project, trace.pk),
         page_url("session-list", project),
         session_page_url(project, "chat/1"),
@@ -282,6 +285,14 @@ def test_redirects_after_a_form_stay_in_the_project(admin_user, project):
     )
     assert response.status_code == 302
     assert response.url == f"/app/p/{project.pk}/traces/{trace.pk}/#scores"
+    # The explorer's selection: back to the explorer (its query kept), or on to the run form.
+    queue = build_queue(project, admin_user, [admin_user], n_traces=1)
+    selection = page_url("trace-selection", project) + "?name=x"
+    added = client.post(selection, {"action": "queue", "queue": str(queue.pk), "trace_ids": [str(trace.pk)]})
+    assert (added.status_code, added.url) == (302, f"/app/p/{project.pk}/traces/?name=x")
+    evaluate = client.post(selection, {"action": "evaluate", "trace_ids": [str(trace.pk)]})
+    assert evaluate.status_code == 302
+    assert evaluate.url == f"/app/p/{project.pk}/runs/new/?trace_ids={trace.pk}"
 
 
 # --- the switcher: the same list page of the project switched to -------------------------------------
