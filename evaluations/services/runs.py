@@ -128,16 +128,18 @@ def run_by_filter(
 
 def run_by_ids(
     kind, *, access: ProjectAccess, ids: list, metrics: list[str], model: str | None = None,
-    name: str | None = None, dry_run: bool = False, **options,
+    name: str | None = None, dry_run: bool = False, sampled_at: float = 1.0, seed: int | None = None, **options,
 ) -> EvalRun | RunPlan:  # fmt: skip
-    """A run over the listed targets (duplicates removed). 404 naming any that is not the project's."""
+    """A run over the listed targets (duplicates removed). 404 naming any that is not the project's.
+    `sampled_at` and `seed` record how the caller sampled the ids (the explorer's runs by id)."""
     metric_names, config, options = _prepare(kind, access, metrics, model, options)
     ids = list(dict.fromkeys(ids))
     found = kind.found(access, ids)
     missing = [str(t) for t in ids if t not in found]
     if missing:
         raise NotFound(f"{kind.noun.capitalize()} not found: {', '.join(missing[:10])}")
-    fields = {"name": name, "filters": {f"{kind.noun}_ids": [str(t) for t in ids]}, "options": options}
+    fields = {"name": name, "filters": {f"{kind.noun}_ids": [str(t) for t in ids]}, "options": options,
+              "sampling_rate": sampled_at, "seed": seed}  # fmt: skip
     return _start(kind, access, config, ids, metric_names, dry_run, fields)
 
 
@@ -181,7 +183,7 @@ def eval_run_create_from_explorer(
         )
     # In id order, as a filter run samples them: the same seed picks the same traces.
     ids = _sampled(TRACE_RUNS, list(scope.traces.order_by("pk").values_list("pk", flat=True)), sampling_rate, seed)
-    return eval_run_create_batch(trace_ids=ids, **options)
+    return eval_run_create_batch(trace_ids=ids, sampled_at=sampling_rate, seed=seed, **options)
 
 
 def eval_run_retry(*, access: ProjectAccess, run: EvalRun) -> EvalRun:

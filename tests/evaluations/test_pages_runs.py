@@ -325,6 +325,7 @@ def test_a_score_filter_samples_the_ids_like_a_filter_run(admin, project, traces
     assert start(admin, project, "missing_score=confidence", sampling_rate="0.5", seed="7").status_code == 302
     batch = EvalRun.objects.get()
     assert "trace_ids" in batch.filters and batch.total_targets == 5
+    assert (batch.sampling_rate, batch.seed) == (0.5, 7)  # the run says how its ids were sampled
     assert target_ids(batch) <= {str(t.pk) for t in traces + more}
     same = runs.eval_run_create(
         access=ProjectAccess.system(project), metrics=["confidence"], sampling_rate=0.5, seed=7
