@@ -24,8 +24,11 @@ run: migrate
 	PORT=$(PORT) $(PY) manage.py seed_demo
 	$(PY) manage.py serve 127.0.0.1:$(PORT)
 
+# A process takes no more messages than it has threads (dramatiq's default prefetch is twice that),
+# so a run's few, long messages spread over the processes; and a busy process looks for the next
+# message every 100 ms at most (dramatiq's default backs off to a second, which a freed thread waits).
 worker: install
-	$(PY) manage.py rundramatiq --processes 2 --threads 4
+	dramatiq_queue_prefetch=8 dramatiq_worker_timeout=100 $(PY) manage.py rundramatiq --processes 2 --threads 8
 
 lint: install
 	$(VENV)/bin/ruff check .

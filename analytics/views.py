@@ -1,5 +1,5 @@
-"""The analytics page (/app/analytics/): a thin adapter from the range picker to the selectors, with
-charts rendered on the server as SVG (`analytics/charts.py`)."""
+"""The analytics page (/app/p/<project id>/analytics/): a thin adapter from the range picker to the
+selectors, with charts rendered on the server as SVG (`analytics/charts.py`)."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError

@@ -2,7 +2,9 @@
 
 The judge is the OpenAI-compatible stub of the tests (`tests/judge_stub.py`) in a process of its
 own, answering every call after 200 ms. The service runs as in production: PostgreSQL, gunicorn for
-the API, Redis broker, one `manage.py rundramatiq` worker with `PANDAPROBE_JUDGE_CONCURRENCY=32`.
+the API, Redis broker, a worker as `make worker` runs it (`manage.py rundramatiq`, 2 processes x 8
+threads, prefetch = threads) whose processes share the 32 calls in flight
+(`PANDAPROBE_JUDGE_CONCURRENCY=16` each).
 The traces (the demo's 10-span support-agent trace, with tool calls) are ingested over
 `POST /traces`; a warm-up run of two traces lets the worker import litellm; then the run is created
 with `POST /evaluations/trace-runs/batch` and timed from that POST until
@@ -20,11 +22,13 @@ sequential reference. The stub reports the calls it saw, the most in flight at o
 flight during each measurement (its busy time over the wall time), which says whether the
 service keeps 32 calls going.
 
-Options (`-o key=value`): traces=100 latency=0.2 concurrency=32
-metrics=task_completion,tool_correctness,step_efficiency sequential=20 database=bench_runs.
+Options (`-o key=value`): traces=100 latency=0.2 concurrency=32 processes=2 threads=8
+metrics=task_completion,tool_correctness,step_efficiency sequential=20 database=bench_runs, and
+per_message (PANDAPROBE_RUN_TARGETS_PER_MESSAGE; the setting's default when absent).
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -46,6 +50,8 @@ DEFAULTS = {
     "traces": "100",
     "latency": "0.2",
     "concurrency": "32",
+    "processes": "2",
+    "threads": "8",
     "metrics": "task_completion,tool_correctness,step_efficiency",
     "sequential": "20",
     "database": "bench_runs",
@@ -55,6 +61,9 @@ WARM_UP_TRACES = 2
 MIN_EFFICIENCY = 0.8
 MIN_SPEED_UP = 16
 RUN_TIMEOUT_SECONDS = 600
+# Each poll is a request the service serves on the same two cores: often enough to time the run to
+# within a few percent, not so often that the polling itself slows the run.
+POLL_SECONDS = 0.1
 # gunicorn and the worker import Django and the project; on a busy machine that takes a while.
 SERVER_START_SECONDS = 180
 
@@ -70,7 +79,15 @@ def run(args) -> list[dict]:
             namespace=f"bench-{NAME}",
             PANDAPROBE_JUDGE_MODEL=MODEL,
             PANDAPROBE_JUDGE_API_BASE=stub.url,
-            PANDAPROBE_JUDGE_CONCURRENCY=opts["concurrency"],
+            # The run's calls in flight in all, shared by the worker's processes (each has its own).
+            PANDAPROBE_JUDGE_CONCURRENCY=str(int(opts["concurrency"]) // int(opts["processes"])),
+            # As `make worker`: a process takes no more messages than it has threads, so a run's few,
+            # long messages spread over both processes (dramatiq's default prefetch is twice that).
+            dramatiq_queue_prefetch=opts["threads"],
+            # While all its threads are busy a consumer backs off, up to this many ms (default 1000),
+            # before it looks again: a thread that frees up would wait that long for its next message.
+            dramatiq_worker_timeout="100",
+            **({"PANDAPROBE_RUN_TARGETS_PER_MESSAGE": opts["per_message"]} if "per_message" in opts else {}),
         )
         common.manage("migrate", "--noinput", "-v0", env=env)
         service = _service(env, opts, stub, work)
@@ -156,17 +173,28 @@ def _service(env: dict, opts: dict, stub: _Stub, work: Path) -> dict:
     server_args = common.gunicorn_args("sync", 2, 1, port)
     with (
         common.process(server_args, env, log=work / "gunicorn.log") as server,
-        common.process(common.dramatiq_worker_args(), env, log=work / "dramatiq.log") as worker,
+        common.process(common.dramatiq_worker_args(int(opts["processes"]), int(opts["threads"])), env, log=work / "dramatiq.log") as worker,
     ):
         common.wait_for_http(f"http://127.0.0.1:{port}/health", timeout=SERVER_START_SECONDS, process=server)
         api = _Api(f"http://127.0.0.1:{port}", key)
         trace_ids = [api.ingest({**body, "trace_id": str(uuid.uuid4())}) for _ in range(int(opts["traces"]))]
         metrics = opts["metrics"].split(",")
         _run_to_end(api, trace_ids[:WARM_UP_TRACES], metrics)  # the worker imports litellm
-        cpu, started = common.tree_cpu(worker.pid), time.monotonic()
+        pids = {"worker": worker.pid, "API server": server.pid, "stub judge": stub.process.pid}
+        cpu, machine, started = _cpu(pids), common.machine_busy(), time.monotonic()
         run = _run_to_end(api, trace_ids, metrics)
-        cpu, ended = common.tree_cpu(worker.pid) - cpu, time.monotonic()
-    return {"wall_s": ended - started, "cpu_s": cpu, "run": run, "stub": stub.seen(started, ended)}
+        ended, after, machine_after = time.monotonic(), _cpu(pids), common.machine_busy()
+    spent = {name: after[name] - cpu[name] for name in cpu}
+    cores = (machine_after[0] - machine[0]) / (machine_after[1] - machine[1]) * os.cpu_count()
+    return {"wall_s": ended - started, "cpu_s": spent["worker"], "cpu": spent, "machine_cores": cores,
+            "run": run, "stub": stub.seen(started, ended)}  # fmt: skip
+
+
+def _cpu(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each process tree of `pids`, and by PostgreSQL's processes."""
+    table = common._processes()
+    return {**{name: common.tree_cpu(pid, table) for name, pid in pids.items()},
+            "PostgreSQL": common.command_cpu("postgres", table)}  # fmt: skip
 
 
 class _Api:
@@ -197,7 +225,7 @@ def run_to_end(api: _Api, runs_path: str, body: dict) -> dict:
     while run["status"] not in ("COMPLETED", "FAILED", "CANCELLED"):
         if time.monotonic() > deadline:
             raise RuntimeError(f"run {run['id']} not finished after {RUN_TIMEOUT_SECONDS} s: {run['status']}")
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
         run = api.call("GET", f"{runs_path}/{run['id']}")
     if run["status"] != "COMPLETED":
         raise RuntimeError(f"run {run['id']} ended {run['status']}: {run.get('error_message')}")
@@ -293,6 +321,9 @@ def _rows(opts: dict, service: dict, bare: dict) -> list[dict]:
         row(f"{label} failed trace-metric pairs", run["failed_count"], "", "0", run["failed_count"] == 0),
         row(f"{label} calls in flight at the stub: service peak / mean", _in_flight(stub), ""),
         row(f"{label} calls in flight at the stub: bare peak / mean", _in_flight(bare["stub"]), ""),
+        row(f"{label} CPU during the service run, seconds: "
+            + " / ".join(service["cpu"]), " / ".join(f"{v:.2f}" for v in service["cpu"].values()), "s"),
+        row(f"{label} cores busy on the machine during the service run", round(service["machine_cores"], 2), ""),
         row(f"{label} CPU per judge call: service worker / bare loop",
             f"{service['cpu_s'] * 1000 / calls:.1f} / {bare['cpu_s'] * 1000 / calls:.1f}", "ms"),
         row(f"{label} run's tokens, prompt / completion", f"{run['prompt_tokens']} / {run['completion_tokens']}", ""),

@@ -1,8 +1,9 @@
 """The annotation pages under load of data: a trace of 500 spans, and the lists around it.
 
-Figures: time to first byte of the trace page for a trace with 500 spans (target under 150 ms),
-the SQL queries each page runs (explorer, trace page, session page), and the same page times for
-the explorer and the session page. Measured in-process with Django's test client (middleware,
+Figures: time to first byte of the trace page for a trace with 500 spans (target under 150 ms) and
+the size of its HTML (target under 500 KB: span bodies are fetched when opened, each 1-2 KB of
+input and output here), the SQL queries each page runs (explorer, trace page, session page, one
+span's body), and the same page times for the explorer, the session page and a span's body. Measured in-process with Django's test client (middleware,
 session auth, view, template: the whole response, which Django renders before its first byte),
 DEBUG off, against SQLite and, when a PostgreSQL server is given (`--database-url`, or
 DATABASE_URL when run alone), PostgreSQL.
@@ -28,6 +29,7 @@ NAME = "trace_page"
 PG_DATABASE = "bench_trace_page"
 SPANS = 500
 TARGET_MS = 150
+TARGET_KB = 500
 SAMPLES, QUICK_SAMPLES = 40, 10
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -67,7 +69,16 @@ def _child(database_url: str, samples: int, redis_url: str) -> list[dict]:
 
 
 def _message(role: str, index: int) -> dict:
-    return {"role": role, "content": f"Step {index}: " + "lorem ipsum dolor sit amet " * 8}
+    # About 600 characters: an LLM span's input and output come to 1-2 KB, as the issue sizes them.
+    return {"role": role, "content": f"Step {index}: " + "lorem ipsum dolor sit amet " * 22}
+
+
+def _payloads(kind: str, index: int) -> tuple[dict, dict]:
+    """A span's input and output: 1-2 KB together (an LLM call's messages, a tool's query and rows)."""
+    if kind == "LLM":
+        return {"messages": [_message("user", index)]}, {"messages": [_message("assistant", index)]}
+    rows = [{"id": index * 100 + row, "title": f"result {row}", "score": 0.5} for row in range(12)]
+    return {"query": f"q{index} " * 40}, {"rows": rows}
 
 
 def _seed_trace(project, session_id: str, spans: int):
@@ -100,6 +111,7 @@ def _seed_trace(project, session_id: str, spans: int):
         if index and index % 10 == 0:
             chain = span_id
         kind = "AGENT" if index == 0 else ("CHAIN" if index % 10 == 0 else ("LLM" if index % 2 else "TOOL"))
+        payload_in, payload_out = _payloads(kind, index)
         rows.append(
             Span(
                 trace=trace,
@@ -110,8 +122,8 @@ def _seed_trace(project, session_id: str, spans: int):
                 status="ERROR" if index % 97 == 0 and index else "OK",
                 error="Timeout calling tool" if index % 97 == 0 and index else None,
                 model="gpt-4o-mini" if kind == "LLM" else None,
-                input={"messages": [_message("user", index)]} if kind == "LLM" else {"query": f"q{index}"},
-                output={"messages": [_message("assistant", index)]} if kind == "LLM" else {"rows": [1, 2, 3]},
+                input=payload_in,
+                output=payload_out,
                 metadata={"attempt": 1},
                 started_at=start + timedelta(milliseconds=index * 100),
                 ended_at=start + timedelta(milliseconds=index * 100 + 80),
@@ -146,8 +158,8 @@ def _seed(samples: int):
     return user, big
 
 
-def _measure(client, url: str, samples: int) -> tuple[float, float, int]:
-    """(median ms, p95 ms, SQL queries) of GET url."""
+def _measure(client, url: str, samples: int) -> tuple[float, float, int, int]:
+    """(median ms, p95 ms, SQL queries, bytes of the response) of GET url."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -160,9 +172,9 @@ def _measure(client, url: str, samples: int) -> tuple[float, float, int]:
         times.append((time.perf_counter() - began) * 1000)
         assert response.status_code == 200
     with CaptureQueriesContext(connection) as queries:
-        client.get(url)
+        size = len(client.get(url).content)
     times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))], len(queries)
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.95))], len(queries), size
 
 
 def _measure_all(samples: int) -> list[dict]:
@@ -177,18 +189,25 @@ def _measure_all(samples: int) -> list[dict]:
     client.force_login(user)
     db = connection.vendor
     rows = []
+    from evaluations.links import page_url
+
+    late_span = big.spans.order_by("-started_at").first()  # beyond the inline ones: fetched when opened
     pages = [
-        (f"trace page ({SPANS} spans)", f"/app/traces/{big.pk}/", True),
-        ("explorer (50 traces)", "/app/traces/", False),
-        ("session page (50 traces)", "/app/sessions/bench-session/", False),
+        (f"trace page ({SPANS} spans)", page_url("trace-detail", big.project_id, big.pk), True),
+        ("explorer (50 traces)", page_url("trace-list", big.project_id), False),
+        ("session page (50 traces)", page_url("session-detail", big.project_id, "bench-session"), False),
+        ("span body (1 span)", page_url("trace-span", big.project_id, big.pk, late_span.span_id), False),
     ]
     for label, url, targeted in pages:
-        median, p95, queries = _measure(client, url, samples)
+        median, p95, queries, size = _measure(client, url, samples)
         ok = median < TARGET_MS if targeted else None
         target = f"< {TARGET_MS}" if targeted else None
         rows.append(
             _row(f"{NAME} [{db}]: {label} time to first byte, median", round(median, 1), "ms", target, ok)
         )
+        if targeted:
+            kb = round(size / 1000, 1)
+            rows.append(_row(f"{NAME} [{db}]: {label} HTML size", kb, "KB", f"< {TARGET_KB}", kb < TARGET_KB))
         rows.append(_row(f"{NAME} [{db}]: {label} time to first byte, p95", round(p95, 1), "ms"))
         rows.append(_row(f"{NAME} [{db}]: {label} SQL queries", queries, "queries"))
     return rows

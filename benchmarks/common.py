@@ -175,8 +175,8 @@ def gunicorn_args(worker_class: str, workers: int, threads: int, port: int) -> l
     return [*args, "--backlog", "2048", "--timeout", "60"]
 
 
-def dramatiq_worker_args() -> list[str]:
-    return [PYTHON, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"]
+def dramatiq_worker_args(processes: int = 1, threads: int = 2) -> list[str]:
+    return [PYTHON, "manage.py", "rundramatiq", "--processes", str(processes), "--threads", str(threads)]
 
 
 # --- CPU accounting from /proc --------------------------------------------------------------------

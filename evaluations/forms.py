@@ -9,8 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils.html import format_html
 
-from pandaprobe.traces.models import TraceStatus
-
+from .filters import ExplorerFilter, UUIDListField
 from .models import ScoreConfig, ScoreDataType
 from .services.queues import ReviewInput
 from .services.values import numeric_range
@@ -136,16 +135,6 @@ class ScoreForm(forms.Form):
                 self.add_error(fields.get(key), message)
 
 
-FILTER_PARAMS = (
-    "name",
-    "status",
-    "environment",
-    "user_id",
-    "session_id",
-    "tags",
-    "started_after",
-    "started_before",
-)
 DEFAULT_FILTER_LIMIT = 100
 MAX_FILTER_LIMIT = 5000
 
@@ -232,8 +221,6 @@ class QueueSettingsForm(forms.Form):
     def service_error_field(self, key: str) -> str | None:
         if key in self.SERVICE_FIELDS:
             return self.SERVICE_FIELDS[key]
-        if f"filter_{key}" in self.fields:
-            return f"filter_{key}"
         return key if key in self.fields else None
 
     def add_service_errors(self, error: ValidationError) -> None:
@@ -245,23 +232,19 @@ class QueueSettingsForm(forms.Form):
 class QueueCreateForm(QueueSettingsForm):
     SOURCE_FILTER = "filter"
     SOURCE_SELECTION = "selection"
+    FILTER_PREFIX = "filter_"
 
     source = forms.ChoiceField(
         choices=[(SOURCE_FILTER, "Traces matching a filter"), (SOURCE_SELECTION, "A selection of trace ids")],
         initial=SOURCE_FILTER,
         widget=forms.RadioSelect,
     )
-    filter_name = forms.CharField(required=False, label="Name contains")
-    filter_status = forms.ChoiceField(
-        required=False, choices=[("", "any")] + TraceStatus.choices, label="Status"
-    )
-    filter_environment = forms.CharField(required=False, label="Environment")
-    filter_user_id = forms.CharField(required=False, label="User id")
-    filter_session_id = forms.CharField(required=False, label="Session id")
-    filter_tags = forms.CharField(required=False, label="Any of tags", help_text="Comma-separated.")
-    filter_started_after = forms.CharField(required=False, label="Started after", help_text="ISO 8601.")
-    filter_started_before = forms.CharField(required=False, label="Started before", help_text="ISO 8601.")
-    limit = forms.IntegerField(min_value=1, max_value=MAX_FILTER_LIMIT, initial=DEFAULT_FILTER_LIMIT)
+    # The filter itself is the explorer's form (`includes/trace_filters.html`), its boxes named
+    # `FILTER_PREFIX` + the explorer's parameter: the view reads them with `unprefixed`.
+    limit = forms.IntegerField(
+        min_value=1, max_value=MAX_FILTER_LIMIT, initial=DEFAULT_FILTER_LIMIT, label="At most",
+        help_text="The queue takes the first traces that match, oldest first.",
+    )  # fmt: skip
     trace_ids = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
@@ -285,27 +268,24 @@ class QueueCreateForm(QueueSettingsForm):
             self.add_error("trace_ids", "Give at least one trace id.")
         return data
 
-    def filter_params(self) -> QueryDict:
-        """The chosen filter as the trace list's query parameters (oldest first, for review order)."""
-        params = QueryDict(mutable=True)
-        for param in FILTER_PARAMS:
-            value = (self.cleaned_data.get(f"filter_{param}") or "").strip()
-            if param == "tags":
-                params.setlist("tags", [t.strip() for t in value.split(",") if t.strip()])
-            elif value:
-                params[param] = value
-        params.update({"sort_by": "started_at", "sort_order": "asc"})
-        return params
-
     @classmethod
     def initial_from_query(cls, query: QueryDict) -> dict:
-        """Prefill from a link such as the trace list's: its filter params or `trace_ids`."""
-        initial = {f"filter_{p}": query.get(p) for p in FILTER_PARAMS if query.get(p) and p != "tags"}
-        if query.getlist("tags"):
-            initial["filter_tags"] = ", ".join(query.getlist("tags"))
+        """Prefill a selection from a link (`?trace_ids=a&trace_ids=b`); the filter boxes are the
+        explorer's and read the link's other parameters themselves."""
         if query.getlist("trace_ids"):
-            initial["trace_ids"] = "\n".join(query.getlist("trace_ids"))
-            initial["source"] = cls.SOURCE_SELECTION
+            return {"trace_ids": "\n".join(query.getlist("trace_ids")), "source": cls.SOURCE_SELECTION}
+        return {}
+
+    @classmethod
+    def initial_from_data(cls, data: QueryDict) -> dict:
+        """The posted values as the initial values of an unbound form: what the count preview shows
+        again, without the errors of a form nobody has tried to submit yet."""
+        initial = {}
+        for name, form_field in cls.base_fields.items():
+            if name not in data:
+                continue
+            multiple = isinstance(form_field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
+            initial[name] = data.getlist(name) if multiple else data.get(name)
         return initial
 
 
@@ -319,6 +299,25 @@ def comment_field_name(config: ScoreConfig) -> str:
 
 def not_applicable_field_name(config: ScoreConfig) -> str:
     return f"na_{config.pk.hex}"
+
+
+class TraceSelectionForm(forms.Form):
+    """The explorer's row selection and what to do with it: add it to a queue, or evaluate it."""
+
+    QUEUE = "queue"
+    EVALUATE = "evaluate"
+
+    action = forms.ChoiceField(choices=[(QUEUE, "Add to queue"), (EVALUATE, "Evaluate selected")])
+    trace_ids = UUIDListField(
+        max_items=ExplorerFilter.MAX_TRACE_IDS, error_messages={"required": "Select at least one trace."}
+    )
+    queue = forms.UUIDField(required=False, error_messages={"invalid": "Choose one of the queues."})
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == self.QUEUE and not data.get("queue") and "queue" not in self.errors:
+            self.add_error("queue", "Choose the queue to add the traces to.")
+        return data
 
 
 class ItemReviewForm(forms.Form):

@@ -177,6 +177,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "pandaprobe.projects.context_processors.current_project",
             ],
         },
     },
@@ -189,7 +190,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
-else:
+elif env_int("DB_POOL_MAX_SIZE", 16):
+    # A pool per process (psycopg_pool): a worker's targets give their connection back while they wait
+    # on the judge and take one again to store the scores; without a pool each of those was a new
+    # server process (measured in the runs benchmark: two per trace, milliseconds of CPU each).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": env_int("DB_POOL_MAX_SIZE", 16), "timeout": 30,
+    }  # fmt: skip
+else:  # DB_POOL_MAX_SIZE=0: persistent connections instead, one per thread
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
@@ -290,6 +298,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "evaluations.reaper.RunReaper",
+    "evaluations.worker.JudgeWarmUp",
 ]
 # Parallel test processes (pytest-xdist) share one Redis; each gets its own key namespace.
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "dramatiq") + (
@@ -400,12 +409,14 @@ PANDAPROBE_JUDGE_MAX_RETRIES = env_int("PANDAPROBE_JUDGE_MAX_RETRIES", 3)
 PANDAPROBE_JUDGE_CONCURRENCY = env_int("PANDAPROBE_JUDGE_CONCURRENCY", 8, minimum=1)
 # About how many tokens of a trace go into a prompt; longer traces are cut with a visible marker.
 PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, minimum=500)
-# A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
 # Traces (or sessions) per worker message, scored side by side: with a worker's threads, how many are
-# in flight. A trace's first call (its task extraction) must finish before its metrics' calls, so
-# fewer targets than PANDAPROBE_JUDGE_CONCURRENCY leave judge slots idle (measured: 16 in flight of
-# 32 with 2 threads x 8). Database connections are held only while a target reads or writes.
-PANDAPROBE_RUN_TARGETS_PER_MESSAGE = env_int("PANDAPROBE_RUN_TARGETS_PER_MESSAGE", 16, minimum=1)
+# in flight. A message ends with its slowest target, so its thread takes no new work until then: few
+# targets a message and more threads than that keep the judge's slots busy (the runs benchmark, 2
+# worker processes, 100 traces, 32 calls in flight: 4 a message x 8 threads 4.7 s; 8 x 4 threads
+# 5.0-6.4 s, each wave of messages waiting for its slowest trace; 16 x 4, 8.3-11.4 s). Database
+# connections are held only while a target reads or writes, not while it waits.
+PANDAPROBE_RUN_TARGETS_PER_MESSAGE = env_int("PANDAPROBE_RUN_TARGETS_PER_MESSAGE", 4, minimum=1)
+# A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
 PANDAPROBE_RUN_LEASE_SECONDS = env_int("PANDAPROBE_RUN_LEASE_SECONDS", 900, minimum=1)
 # How often each worker looks for run work that no live worker holds (0 turns the reaper off).
 PANDAPROBE_REAPER_SECONDS = env_int("PANDAPROBE_REAPER_SECONDS", 60)

@@ -1,6 +1,6 @@
 """Site-wide error pages: HTML under /app/ (and the admin), the API's JSON everywhere else."""
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 
@@ -35,3 +35,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if is_page(request):
         return HttpResponse(loader.get_template("500.html").render(), status=500)
     return JsonResponse({"detail": "Internal server error"}, status=500)
+
+
+def no_such_page(request: HttpRequest, **kwargs) -> HttpResponse:
+    """A path no page matches, where Django's own answer would be its technical 404 under DEBUG."""
+    raise Http404("No such page")

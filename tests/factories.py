@@ -76,10 +76,10 @@ class RolledUpScoreFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        from evaluations.services.rollups import score_rollup_add
+        from evaluations.services.rollups import score_rollups_add
 
         score = super()._create(model_class, *args, **kwargs)
-        score_rollup_add(score)
+        score_rollups_add([score])
         return score
 
 

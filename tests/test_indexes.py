@@ -210,3 +210,10 @@ def test_the_session_leaderboard_reads_its_index_alone(data):
     assert "Index Only Scan using sscore_session_name" in plans, plans
     window = plans.split("WindowAgg")[1]
     assert "Sort" not in window.split("Index Only Scan")[0], plans
+
+
+def test_the_score_value_filter_reads_each_traces_scores_by_index(data):
+    """`score=accuracy < 1` is an EXISTS per trace of the page: `tscore_trace_name` finds its scores."""
+    query = QueryDict("score=accuracy+%3C+1")
+    plans = plan_with_only("tscore_trace_name", "evaluations_tracescore", _explorer_page(query), data)
+    assert "tscore_trace_name" in plans, plans

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from evaluations.models import ScoreConfig, ScoreSource
+from evaluations.services.queues import review_queue_create
 from evaluations.services.runs import eval_run_create_batch, session_eval_run_create_batch
 from evaluations.services.scores import trace_score_create
 from evaluations.services.session_scores import session_score_create
@@ -131,17 +132,20 @@ SESSION_ROWS = {
     ("DELETE", "/traces/{trace}", "none"),
 }
 
-# Page forms, with the browser session. A non-member's browser works in their own project, where
-# this project's trace, session and config ids do not exist.
+# Page forms, with the browser session, under `{project}`: this project for its members, and for a
+# non-member their own project, where this project's trace, session and config ids do not exist
+# (under this project's own URL, every form is a 404 to them: `test_a_non_member_posts_no_page_form`).
 PAGE_MATRIX = [
-    # path                              form            admin reviewer non_member
-    ("/app/traces/{trace}/score/",      "score form",    302,   302,     404),
-    ("/app/sessions/{session}/",        "score form",    302,   302,     404),
-    ("/app/queues/new/",                "queue form",    302,   403,     422),
-    ("/app/runs/new/",                  "run form",      302,   403,     422),
-    ("/app/runs/{run}/retry/",          "empty form",    302,   403,     404),
-    ("/app/runs/{run}/cancel/",         "empty form",    302,   403,     404),
-    ("/app/runs/{run}/delete/",         "empty form",    302,   403,     404),
+    # path                                         form            admin  reviewer non_member
+    ("/app/p/{project}/traces/{trace}/score/",     "score form",   302,   302,     404),
+    ("/app/p/{project}/sessions/{session}/",       "score form",   302,   302,     404),
+    ("/app/p/{project}/queues/new/",               "queue form",   302,   403,     422),
+    # The explorer's selection: this project's queue does not exist in the non-member's project.
+    ("/app/p/{project}/traces/selection/",         "add to queue", 302,   403,     404),
+    ("/app/p/{project}/runs/new/",                 "run form",     302,   403,     422),
+    ("/app/p/{project}/runs/{run}/retry/",         "empty form",   302,   403,     404),
+    ("/app/p/{project}/runs/{run}/cancel/",        "empty form",   302,   403,     404),
+    ("/app/p/{project}/runs/{run}/delete/",        "empty form",   302,   403,     404),
 ]  # fmt: skip
 PAGE_ACTORS = (ADMIN, REVIEWER, NON_MEMBER)
 FORMS: dict[str, Callable[[dict], dict]] = {
@@ -154,6 +158,7 @@ FORMS: dict[str, Callable[[dict], dict]] = {
     # Every trace of the browser's current project (a non-member's own project has none: 422).
     "run form": lambda ids: {"metrics": ["confidence"], "sampling_rate": "1", "action": "start"},
     "empty form": lambda ids: {},
+    "add to queue": lambda ids: {"action": "queue", "queue": ids["queue"], "trace_ids": [ids["trace2"]]},
 }
 
 
@@ -200,6 +205,8 @@ def world(project, admin_user, reviewer, judge_stub) -> dict:
             score = create(access=access, name=f"{key}-score", value="0.5", source=source, **subject)
             ids[f"{key}_{prefix}"] = str(score.pk)
     config = ScoreConfig.objects.create(project=project, name="quality", data_type="NUMERIC")
+    queue = review_queue_create(access=as_admin, name="Triage", score_configs=[config], reviewers=[reviewer],
+                                trace_ids=[trace.pk])  # fmt: skip
     # A run with a failed score: it can be retried, cancelled (it has not ended) and deleted.
     run = eval_run_create_batch(access=as_code, trace_ids=[trace.pk], metrics=["confidence"])
     trace_score_create(access=as_code, trace_id=trace.pk, name="confidence", value=None, status="FAILED",
@@ -207,7 +214,8 @@ def world(project, admin_user, reviewer, judge_stub) -> dict:
     srun = session_eval_run_create_batch(access=as_code, session_ids=[SESSION], metrics=["agent_reliability"])
     session_score_create(access=as_code, session_id=SESSION, name="agent_reliability", value=None,
                          status="FAILED", reason="the judge timed out", eval_run_id=srun.pk)  # fmt: skip
-    return {**ids, "config": str(config.pk), "reviewer": str(reviewer.pk), "run": str(run.pk), "srun": str(srun.pk)}
+    return {**ids, "config": str(config.pk), "reviewer": str(reviewer.pk), "run": str(run.pk), "srun": str(srun.pk),
+            "queue": str(queue.pk), "project": str(project.pk)}  # fmt: skip
 
 
 @pytest.fixture
@@ -264,13 +272,25 @@ def test_api_write_from_a_browser_session(world, clients, method, path, body, ac
 
 
 @pytest.mark.parametrize(("path", "form", "actor", "status"), _cases(PAGE_MATRIX, PAGE_ACTORS))
-def test_page_form(world, admin_user, reviewer, outsider, path, form, actor, status):
+def test_page_form(world, admin_user, reviewer, outsider, other_project, path, form, actor, status):
     client = Client()
     client.force_login({ADMIN: admin_user, REVIEWER: reviewer, NON_MEMBER: outsider}[actor])
+    in_project = {**world, "project": str(other_project.pk)} if actor == NON_MEMBER else world
     before = snapshot()
-    response = client.post(path.format(**world), FORMS[form](world))
+    response = client.post(path.format(**in_project), FORMS[form](world))
     assert response.status_code == status, (actor, response.content[:300])
     assert (snapshot() == before) is (status >= 400)
+
+
+@pytest.mark.parametrize(("path", "form"), [row[:2] for row in PAGE_MATRIX])
+def test_a_non_member_posts_no_page_form(world, outsider, path, form):
+    """Under this project's URL, whatever the form: the 404 page, and nothing changes."""
+    client = Client()
+    client.force_login(outsider)
+    before = snapshot()
+    response = client.post(path.format(**world), FORMS[form](world))
+    assert response.status_code == 404 and b"Not found" in response.content
+    assert snapshot() == before
 
 
 def test_every_api_write_route_is_in_the_matrix():
@@ -314,8 +334,9 @@ API_READS = [
     "/traces/users", "/me",
 ]  # fmt: skip
 PAGE_READS = [
-    "/app/traces/", "/app/traces/{trace}/", "/app/sessions/", "/app/sessions/{session}/", "/app/queues/",
-    "/app/runs/", "/app/runs/{run}/", "/app/runs/{run}/progress", "/app/analytics/",
+    "/app/p/{project}/traces/", "/app/p/{project}/traces/{trace}/", "/app/p/{project}/sessions/",
+    "/app/p/{project}/sessions/{session}/", "/app/p/{project}/queues/", "/app/p/{project}/runs/",
+    "/app/p/{project}/runs/{run}/", "/app/p/{project}/runs/{run}/progress", "/app/p/{project}/analytics/",
 ]  # fmt: skip
 
 

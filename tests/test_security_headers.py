@@ -8,7 +8,8 @@ in test_settings.py; here the resulting settings are applied and the responses c
 from html.parser import HTMLParser
 
 import pytest
-from django.urls import reverse
+
+from evaluations.links import page_url
 
 from .evaluations.queue_factories import build_queue
 from .factories import SpanFactory, TraceFactory
@@ -52,7 +53,7 @@ def test_the_health_check_answers_plain_http(production, client, db):
     assert client.get("/health").status_code == 200
 
 
-def test_pages_over_https_are_hardened_and_cookies_are_secure(production, client, reviewer):
+def test_pages_over_https_are_hardened_and_cookies_are_secure(production, client, reviewer, project):
     page = client.get("/app/login/", **HTTPS)
     assert page.status_code == 200
     assert_hardened(page)
@@ -61,7 +62,7 @@ def test_pages_over_https_are_hardened_and_cookies_are_secure(production, client
     assert signed_in.status_code == 302
     session = signed_in.cookies["sessionid"]
     assert session["secure"] is True and session["httponly"] is True
-    assert_hardened(client.get("/app/traces/", **HTTPS))
+    assert_hardened(client.get(f"/app/p/{project.pk}/traces/", **HTTPS))
 
 
 def test_api_responses_over_https_are_hardened(production, api):
@@ -97,14 +98,14 @@ def pages(project, admin_user, reviewer) -> list[str]:
     SpanFactory(trace=trace, name="llm", model="gpt-4o")
     queue = build_queue(project, admin_user, [reviewer], traces=[trace], name="Review")
     return [
-        reverse("trace-list"),
-        reverse("trace-detail", args=[trace.pk]),
-        reverse("session-list"),
-        reverse("session-detail", args=["s-1"]),
-        reverse("queue-list"),
-        reverse("queue-create"),
-        reverse("queue-detail", args=[queue.pk]),
-        reverse("queue-work", args=[queue.pk]),
+        page_url("trace-list", project),
+        page_url("trace-detail", project, trace.pk),
+        page_url("session-list", project),
+        page_url("session-detail", project, "s-1"),
+        page_url("queue-list", project),
+        page_url("queue-create", project),
+        page_url("queue-detail", project, queue.pk),
+        page_url("queue-work", project, queue.pk),
     ]
 
 

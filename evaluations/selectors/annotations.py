@@ -6,20 +6,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
+from pandaprobe.traces.filters import TraceFilter
 from pandaprobe.traces.models import Span, Trace
-from pandaprobe.traces.selectors import trace_get, trace_list
+from pandaprobe.traces.selectors import trace_get_bare, traces_of
 
-from ..filters import ScoreConfigFilter, TraceScorePresenceFilter
+from ..filters import RANGE_PRESETS, ExplorerFilter, ScoreConfigFilter
 from ..models import ScoreConfig, TraceScore
 from .scores import latest_scores_per_reviewer
 
 # A list row never shows a trace's payloads, which can be large.
 LIST_DEFERRED = ("input", "output", "metadata")
+# The span tree shows names, kinds, timings, tokens, cost and status; a span's body (these fields)
+# is loaded when it is opened (`pages.trace_span`), except for the first `INLINE_SPAN_BODIES` in
+# display order. A 500-span trace with 1-2 KB per span was a 1.3 MB page with every body inline
+# (benchmarks/bench_trace_page.py measures the page's size).
+SPAN_BODY_FIELDS = ("input", "output", "metadata", "model_parameters", "token_usage", "cost", "error")
+INLINE_SPAN_BODIES = 10
 
 # --- score configs -------------------------------------------------------------------------------
 
@@ -58,18 +66,52 @@ def score_config_for_input(*, project, config_id) -> ScoreConfig | None:
 # --- trace explorer ------------------------------------------------------------------------------
 
 
-def explorer_params(query: QueryDict) -> QueryDict:
-    """The explorer's query string as the trace filters read it: tags may be typed comma-separated."""
+def explorer_params(query: QueryDict, *, now: datetime | None = None) -> QueryDict:
+    """The explorer's query string as its filter reads it: tags may be typed comma-separated, and a
+    time-range preset (`range=24h`) becomes `started_after` (now minus the preset, in the current
+    time zone, as the date box shows it) with no `started_before`: the page, a run started from it
+    and a queue built from it all filter on that one moment."""
     params = query.copy()
     tags = [tag.strip() for raw in query.getlist("tags") for tag in raw.split(",") if tag.strip()]
     params.setlist("tags", tags)
+    preset = RANGE_PRESETS.get(query.get("range", ""))
+    if preset is not None:
+        start = timezone.localtime(now or timezone.now()) - preset
+        params.setlist("started_after", [start.replace(tzinfo=None).isoformat(timespec="seconds")])
+        params.setlist("started_before", [])
     return params
 
 
 def explorer_traces(*, project, params) -> QuerySet:
-    """`trace_list`'s filters and sort, plus "has score X" / "missing score X" (422 on a bad one)."""
-    traces = trace_list(project=project, params=params).defer(*LIST_DEFERRED)
-    return require_valid(TraceScorePresenceFilter(params, queryset=traces)).qs
+    """The project's traces by the explorer's filter (`ExplorerFilter`) and sort; a
+    `ValidationError` naming each bad parameter (a 422 in the API, a 400 on the page)."""
+    return require_valid(ExplorerFilter(params, queryset=traces_of(project))).qs.defer(*LIST_DEFERRED)
+
+
+# What the explorer's environment and user boxes suggest: values of the latest traces only, so the
+# read is one short scan of `trace_project_started` however many traces the project holds.
+SUGGESTION_WINDOW = 1000
+MAX_SUGGESTIONS = 50
+
+
+@dataclass(frozen=True)
+class ExplorerSuggestions:
+    environments: list[str]
+    user_ids: list[str]
+
+
+def explorer_suggestions(*, project) -> ExplorerSuggestions:
+    """The distinct environments and user ids of the project's latest traces, most recent first (at
+    most `MAX_SUGGESTIONS` each): the explorer's <datalist>s. One query."""
+    recent = traces_of(project).order_by("-started_at").values_list("environment", "user_id")
+    environments: dict[str, None] = {}
+    user_ids: dict[str, None] = {}
+    for environment, user_id in recent[:SUGGESTION_WINDOW]:
+        if environment and len(environments) < MAX_SUGGESTIONS:
+            environments.setdefault(environment)
+        if user_id and len(user_ids) < MAX_SUGGESTIONS:
+            user_ids.setdefault(user_id)
+    return ExplorerSuggestions(environments=list(environments), user_ids=list(user_ids))
 
 
 # --- trace page ----------------------------------------------------------------------------------
@@ -86,6 +128,7 @@ class SpanNode:
     offset_pct: float = 0.0
     width_pct: float = 0.0
     duration_ms: float | None = None
+    inline: bool = False  # the body's fields are loaded: the page shows it without a request
 
 
 @dataclass
@@ -161,20 +204,78 @@ def _place_on_timeline(trace: Trace, nodes: list[SpanNode]) -> None:
         node.width_pct = min(node.width_pct, max(100 - node.offset_pct, 0.3))
 
 
+def _load_first_bodies(nodes: list[SpanNode]) -> None:
+    """The first spans' bodies, in one query, so a small trace needs no request to open a span."""
+    first = nodes[:INLINE_SPAN_BODIES]
+    if not first:
+        return
+    full = Span.objects.filter(trace_id=first[0].span.trace_id).in_bulk([node.span.pk for node in first])
+    for node in first:
+        node.span, node.inline = full[node.span.pk], True
+
+
 def span_tree(trace: Trace) -> list[SpanNode]:
-    """The trace's spans as a depth-first list for a nested tree, from the prefetched spans."""
-    nodes = _depth_first(list(trace.spans.all()))
+    """The trace's spans as a depth-first list for a nested tree: the tree's fields of every span,
+    the bodies of the first `INLINE_SPAN_BODIES` (two queries)."""
+    nodes = _depth_first(list(trace.spans.defer(*SPAN_BODY_FIELDS)))
     _close_levels(nodes)
     _place_on_timeline(trace, nodes)
+    _load_first_bodies(nodes)
     return nodes
 
 
 def trace_page(*, project, trace_id) -> TracePage:
     """Everything the trace page shows, in a constant number of queries (404 outside the project)."""
-    trace = trace_get(project=project, trace_id=trace_id)
+    trace = trace_get_bare(project=project, trace_id=trace_id)
     scores = latest_scores_per_reviewer(project=project, trace_ids=[trace.pk])[trace.pk]
     return TracePage(
         trace=trace,
         spans=span_tree(trace),
         scores=scores,
     )
+
+
+# --- next and previous trace ----------------------------------------------------------------------
+
+
+def _sort_of(params: QueryDict) -> tuple[str, bool]:
+    """The explorer's sort (already validated by its filter): the field and whether descending."""
+    field = TraceFilter.SORT_FIELDS[params.get("sort_by") or "started_at"]
+    return field, (params.get("sort_order") or "desc") == "desc"
+
+
+def _beyond(trace: Trace, field: str, op: str, *, nulls_beyond: bool) -> Q:
+    """The rows past `trace` on (field, pk) towards `op` ("lt" or "gt"); `nulls_beyond`: rows with
+    no value lie that way too (the explorer sorts NULLS LAST: `traces.filters.ordered`).
+
+    The bound on `field` alone comes first so an index on it starts the scan at `trace`: written
+    as `field < v OR (field = v AND pk < p)`, PostgreSQL read 500,000 index entries of a
+    1,000,000-trace project for a trace halfway down the list (120 ms); bounded, 0.1 ms.
+    """
+    value = getattr(trace, field)
+    if value is None:
+        ties = Q(**{f"{field}__isnull": True, f"pk__{op}": trace.pk})
+        return ties if nulls_beyond else ties | Q(**{f"{field}__isnull": False})
+    bound = Q(**{f"{field}__{op}e": value})
+    past = bound & (Q(**{f"{field}__{op}": value}) | Q(**{f"pk__{op}": trace.pk}))
+    if nulls_beyond and Trace._meta.get_field(field).null:
+        return past | Q(**{f"{field}__isnull": True})
+    return past
+
+
+def trace_neighbours(*, project, trace: Trace, query: QueryDict) -> tuple:
+    """The ids of the traces just before and after `trace` in the explorer's list for `query` (its
+    filters and sort, so the trace page steps through what the explorer showed); in the project's
+    plain order, newest first, when the query is not a valid explorer query. None at either end."""
+    try:
+        params = explorer_params(query)
+        traces = explorer_traces(project=project, params=params)
+    except ValidationError:
+        params = QueryDict()
+        traces = explorer_traces(project=project, params=params)
+    field, descending = _sort_of(params)
+    ids = traces.exclude(pk=trace.pk).values_list("pk", flat=True)
+    forward, backward = ("lt", "gt") if descending else ("gt", "lt")
+    previous = ids.filter(_beyond(trace, field, backward, nulls_beyond=False)).reverse().first()
+    following = ids.filter(_beyond(trace, field, forward, nulls_beyond=True)).first()
+    return previous, following

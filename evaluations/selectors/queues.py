@@ -11,16 +11,18 @@ from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import QueryDict
 
 from pandaprobe.errors import get_or_not_found
 from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.projects.models import Project
 from pandaprobe.traces.models import Trace
-from pandaprobe.traces.selectors import trace_list, traces_of
+from pandaprobe.traces.selectors import traces_of
 
 from ..models import ItemReview, NotApplicableScore, ReviewQueue, ReviewQueueItem, ScoreConfig, TraceScore
+from .annotations import explorer_traces
 
 DONE = ItemReview.Status.DONE
 HELD = ItemReview.Status.HELD
@@ -280,9 +282,46 @@ def assignable_score_configs(*, project: Project) -> QuerySet:
     return ScoreConfig.objects.filter(project=project, is_archived=False).order_by("name")
 
 
-def trace_ids_from_filter(*, project: Project, params, limit: int) -> list[UUID]:
-    """The first `limit` trace ids the trace filter selects, in its order (422 on a bad filter)."""
-    return list(trace_list(project=project, params=params).values_list("pk", flat=True)[:limit])
+def traces_for_queue(*, project: Project, params: QueryDict) -> QuerySet:
+    """The traces the explorer's filter (`explorer_params`) selects, oldest first: the order a queue
+    built from it is reviewed in. A ValidationError naming each bad parameter."""
+    params = params.copy()
+    params.setlist("sort_by", ["started_at"])
+    params.setlist("sort_order", ["asc"])
+    return explorer_traces(project=project, params=params)
+
+
+def trace_ids_from_filter(*, project: Project, params: QueryDict, limit: int) -> list[UUID]:
+    """The first `limit` ids of `traces_for_queue`."""
+    return list(traces_for_queue(project=project, params=params).values_list("pk", flat=True)[:limit])
+
+
+def traces_found(*, project: Project, trace_ids: list[UUID]) -> set[UUID]:
+    """Which of these ids are traces of the project."""
+    return set(traces_of(project).filter(pk__in=trace_ids).values_list("pk", flat=True))
+
+
+def queued_trace_ids(*, queue: ReviewQueue, trace_ids) -> set[UUID]:
+    """Which of these traces the queue already holds."""
+    items = ReviewQueueItem.objects.filter(queue=queue, trace_id__in=list(trace_ids))
+    return set(items.values_list("trace_id", flat=True))
+
+
+def queue_size(*, queue: ReviewQueue) -> tuple[int, int]:
+    """The queue's number of items and its last position (0 when empty)."""
+    totals = ReviewQueueItem.objects.filter(queue=queue).aggregate(count=Count("pk"), last=Max("position"))
+    return totals["count"], totals["last"] or 0
+
+
+def open_queues(*, access: ProjectAccess) -> QuerySet:
+    """The project's open queues by name, for an admin to add traces to (none for reviewers)."""
+    if not is_queue_admin(access):
+        return ReviewQueue.objects.none()
+    return (
+        ReviewQueue.objects.filter(project=access.project, is_archived=False)
+        .only("id", "name")
+        .order_by("name")
+    )
 
 
 def traces_in_order(*, project: Project, trace_ids: list[UUID]) -> list[Trace]:

@@ -9,12 +9,11 @@ from django.http import QueryDict
 
 from pandaprobe.api.errors import require_valid
 from pandaprobe.errors import get_or_not_found
-from pandaprobe.traces.filters import TraceFilter
 from pandaprobe.traces.models import Span, Trace
 from pandaprobe.traces.selectors import session_ids_matching as session_ids_of
 from pandaprobe.traces.selectors import trace_list, traces_of
 
-from ..filters import DeleteRunParams, EvalRunFilter, TraceScorePresenceFilter
+from ..filters import DeleteRunParams, EvalRunFilter, ExplorerFilter
 from ..models import (
     EvalRun,
     EvalRunStatus,
@@ -84,10 +83,15 @@ class ExplorerScope:
 
 
 def _explorer_filters_used(params: QueryDict) -> set[str]:
-    # Sorting and paging change no trace's membership; empty boxes of the explorer's form filter nothing.
-    names = set(TraceFilter.base_filters) | set(TraceScorePresenceFilter.base_filters)
-    names -= {"sort_by", "sort_order"}
+    # Sorting, paging and the range preset (already turned into `started_after` by `explorer_params`)
+    # change no trace's membership; empty boxes of the explorer's form filter nothing.
+    names = set(ExplorerFilter.base_filters) - set(ExplorerFilter.NOT_FILTERS)
     return {name for name in names if any(value.strip() for value in params.getlist(name))}
+
+
+# What a run's stored filters say as the explorer does. Not the user and environment: the explorer
+# matches them case-insensitively, a run's filter exactly (the API's), so a run over them lists ids.
+RUN_EXPRESSIBLE = set(RUN_FILTER_PARAMS.values()) - set(ExplorerFilter.CASE_INSENSITIVE)
 
 
 def _run_filters(params: QueryDict) -> dict:
@@ -104,7 +108,7 @@ def explorer_run_scope(*, project, params: QueryDict) -> ExplorerScope:
     """What a run started from the explorer's query (`explorer_params`) evaluates: exactly the
     explorer's rows. A `ValidationError` naming the parameter when the explorer would refuse it."""
     traces = explorer_traces(project=project, params=params)
-    unsupported = sorted(_explorer_filters_used(params) - set(RUN_FILTER_PARAMS.values()))
+    unsupported = sorted(_explorer_filters_used(params) - RUN_EXPRESSIBLE)
     filters = None if unsupported else _run_filters(params)
     return ExplorerScope(total=traces.count(), filters=filters, unsupported=unsupported, traces=traces)
 
@@ -199,6 +203,8 @@ def _run_scores(run: EvalRun) -> tuple[QuerySet, str]:
 
 def metrics_scored(*, run: EvalRun, target: EvalTarget) -> set[str]:
     """Names this run already scored on the target (a redelivered item skips them)."""
+    if target.attempts <= 1:
+        return set()  # only a holder of the item writes its scores, and this is its first holder
     scores, key = _run_scores(run)
     return set(scores.filter(**{key: getattr(target, key)}).values_list("name", flat=True))
 

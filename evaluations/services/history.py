@@ -44,6 +44,21 @@ def _sides(action: str, score, before: dict | None) -> dict:
     return fields
 
 
+def _event(*, access: ProjectAccess, score: TraceScore | SessionScore, action: str, before: dict | None) -> ScoreEvent:
+    if action not in ScoreEvent.Action.values:
+        raise ValueError(f"unknown score event action {action!r}")
+    return ScoreEvent(
+        project_id=score.project_id,
+        score_id=score.pk,
+        score_name=score.name,
+        action=action,
+        created_at=timezone.now(),
+        **_actor(access),
+        **_target(score),
+        **_sides(action, score, before),
+    )
+
+
 def score_event_record(
     *, access: ProjectAccess, score: TraceScore | SessionScore, action: str, before: dict | None
 ) -> ScoreEvent:
@@ -53,17 +68,16 @@ def score_event_record(
     the change (None for a create). The actor is `access.user`, else `access.api_key`, else the
     system. Call it inside the transaction that changes the score, so both or neither are stored.
     """
-    if action not in ScoreEvent.Action.values:
-        raise ValueError(f"unknown score event action {action!r}")
-    return ScoreEvent.objects.create(
-        project_id=score.project_id,
-        score_id=score.pk,
-        score_name=score.name,
-        action=action,
-        created_at=timezone.now(),
-        **_actor(access),
-        **_target(score),
-        **_sides(action, score, before),
+    event = _event(access=access, score=score, action=action, before=before)
+    event.save(force_insert=True)
+    return event
+
+
+def score_events_record_created(*, access: ProjectAccess, scores: list) -> None:
+    """The "create" event of each of `scores`, just created together, in one INSERT (as
+    `score_event_record` would one by one). Call it in the transaction that created them."""
+    ScoreEvent.objects.bulk_create(
+        _event(access=access, score=score, action=ScoreEvent.Action.CREATE, before=None) for score in scores
     )
 
 

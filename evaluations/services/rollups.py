@@ -78,25 +78,35 @@ def _upsert_sql(connection) -> str:
     )
 
 
-def score_rollup_add(score: ScoreFields) -> None:
-    """Count a newly stored score in its hour's row; call it in the transaction that stores it, as
-    late as possible (the row stays locked until the transaction ends). Two first scores of an hour
-    cannot both insert: the second waits for the first and adds to its row."""
-    measured = score.status == ScoreStatus.SUCCESS and score.numeric_value is not None
-    value = score.numeric_value if measured else None
-    name, source, hour = rollup_key(score)
-    connection = connections[ScoreRollup.objects.db]
-    moments = [connection.ops.adapt_datetimefield_value(moment) for moment in (hour, score.created_at)]
-    params = [
-        ScoreRollup._meta.get_field("project").get_db_prep_value(score.project_id, connection),
-        TARGETS[type(score)], name, source, moments[0],
-        1, int(score.status == ScoreStatus.SUCCESS), int(score.status == ScoreStatus.FAILED), int(measured),
-        value or 0.0, value, value, moments[1],
+def _added(key: tuple, scores: list[ScoreFields], connection) -> list:
+    """The upsert's parameters for scores of one row."""
+    project_id, target, (name, source, hour) = key
+    values = [
+        s.numeric_value for s in scores if s.status == ScoreStatus.SUCCESS and s.numeric_value is not None
+    ]
+    moments = [connection.ops.adapt_datetimefield_value(m) for m in (hour, max(s.created_at for s in scores))]
+    return [
+        ScoreRollup._meta.get_field("project").get_db_prep_value(project_id, connection), target, name, source,
+        moments[0], len(scores), sum(s.status == ScoreStatus.SUCCESS for s in scores),
+        sum(s.status == ScoreStatus.FAILED for s in scores), len(values), sum(values, 0.0),
+        min(values, default=None), max(values, default=None), moments[1],
     ]  # fmt: skip
+
+
+def score_rollups_add(scores: list[ScoreFields]) -> None:
+    """Count newly stored scores in their hours' rows, one upsert per row, rows in key order (two
+    writers of the same rows cannot deadlock). Call it in the transaction that stores them, as late as
+    possible: the rows stay locked until it ends. Two first scores of an hour cannot both insert: the
+    second waits for the first and adds to its row."""
+    rows: dict[tuple, list] = {}
+    for score in scores:
+        rows.setdefault((score.project_id, TARGETS[type(score)], rollup_key(score)), []).append(score)
+    connection = connections[ScoreRollup.objects.db]
+    if connection.vendor not in UPSERT_SQL:
+        UPSERT_SQL[connection.vendor] = _upsert_sql(connection)
     with connection.cursor() as cursor:
-        if connection.vendor not in UPSERT_SQL:
-            UPSERT_SQL[connection.vendor] = _upsert_sql(connection)
-        cursor.execute(UPSERT_SQL[connection.vendor], params)
+        for key in sorted(rows, key=lambda key: (str(key[0]), key[1], key[2])):
+            cursor.execute(UPSERT_SQL[connection.vendor], _added(key, rows[key], connection))
 
 
 def rollup_rows(scores: QuerySet, *, project_id, target: str) -> list[ScoreRollup]:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -128,16 +128,18 @@ def run_by_filter(
 
 def run_by_ids(
     kind, *, access: ProjectAccess, ids: list, metrics: list[str], model: str | None = None,
-    name: str | None = None, dry_run: bool = False, **options,
+    name: str | None = None, dry_run: bool = False, sampled_at: float = 1.0, seed: int | None = None, **options,
 ) -> EvalRun | RunPlan:  # fmt: skip
-    """A run over the listed targets (duplicates removed). 404 naming any that is not the project's."""
+    """A run over the listed targets (duplicates removed). 404 naming any that is not the project's.
+    `sampled_at` and `seed` record how the caller sampled the ids (the explorer's runs by id)."""
     metric_names, config, options = _prepare(kind, access, metrics, model, options)
     ids = list(dict.fromkeys(ids))
     found = kind.found(access, ids)
     missing = [str(t) for t in ids if t not in found]
     if missing:
         raise NotFound(f"{kind.noun.capitalize()} not found: {', '.join(missing[:10])}")
-    fields = {"name": name, "filters": {f"{kind.noun}_ids": [str(t) for t in ids]}, "options": options}
+    fields = {"name": name, "filters": {f"{kind.noun}_ids": [str(t) for t in ids]}, "options": options,
+              "sampling_rate": sampled_at, "seed": seed}  # fmt: skip
     return _start(kind, access, config, ids, metric_names, dry_run, fields)
 
 
@@ -181,7 +183,7 @@ def eval_run_create_from_explorer(
         )
     # In id order, as a filter run samples them: the same seed picks the same traces.
     ids = _sampled(TRACE_RUNS, list(scope.traces.order_by("pk").values_list("pk", flat=True)), sampling_rate, seed)
-    return eval_run_create_batch(trace_ids=ids, **options)
+    return eval_run_create_batch(trace_ids=ids, sampled_at=sampling_rate, seed=seed, **options)
 
 
 def eval_run_retry(*, access: ProjectAccess, run: EvalRun) -> EvalRun:
@@ -276,6 +278,8 @@ def _finish(target: EvalTarget, usage: judge.Usage) -> None:
             status=EvalTargetStatus.DONE, finished_at=now, lease_until=None
         ):
             return  # finished (or cancelled) by someone else: count nothing twice
+        # The last item completes the run, in the same statement that counts it.
+        last = Q(status=EvalRunStatus.RUNNING, evaluated_count__gte=F("total_targets") - 1)
         EvalRun.objects.filter(pk=run.pk).update(
             evaluated_count=F("evaluated_count") + 1,
             failed_count=F("failed_count") + selectors.failed_count(run=run, target=target),
@@ -284,10 +288,9 @@ def _finish(target: EvalTarget, usage: judge.Usage) -> None:
             completion_tokens=F("completion_tokens") + usage.completion_tokens,
             cost=F("cost") + (usage.cost or 0.0),
             unpriced_calls=F("unpriced_calls") + (usage.calls if usage.cost is None else 0),
+            status=Case(When(last, then=Value(EvalRunStatus.COMPLETED)), default=F("status")),
+            completed_at=Case(When(last, then=Greatest(Value(now), F("started_at"))), default=F("completed_at")),
         )
-        EvalRun.objects.filter(
-            pk=run.pk, status=EvalRunStatus.RUNNING, evaluated_count__gte=F("total_targets")
-        ).update(status=EvalRunStatus.COMPLETED, completed_at=Greatest(Value(now), F("started_at")))
 
 
 def eval_target_process(*, target_id: int) -> None:
@@ -301,10 +304,11 @@ def eval_target_process(*, target_id: int) -> None:
             status=EvalTargetStatus.CANCELLED, finished_at=timezone.now()
         )
         return
-    EvalRun.objects.filter(pk=run.pk, status=EvalRunStatus.PENDING).update(
-        status=EvalRunStatus.RUNNING, started_at=timezone.now()
-    )
-    run.status = EvalRunStatus.RUNNING
+    if run.status == EvalRunStatus.PENDING:
+        EvalRun.objects.filter(pk=run.pk, status=EvalRunStatus.PENDING).update(
+            status=EvalRunStatus.RUNNING, started_at=timezone.now()
+        )
+        run.status = EvalRunStatus.RUNNING
     usage = KINDS[run.target_type].evaluate(run, target)
     _finish(target, usage)
 

@@ -21,8 +21,8 @@ from pandaprobe.errors import NotFound, PermissionDenied
 from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.traces.services import trace_hold
 
-from .history import score_event_record, score_snapshot
-from .rollups import rollup_key, score_rollup_add, score_rollups_refresh
+from .history import score_event_record, score_events_record_created, score_snapshot
+from .rollups import rollup_key, score_rollups_add, score_rollups_refresh
 from .values import check_config_type, validate_score_value
 
 EDITABLE_FIELDS = ("value", "reason", "metadata")
@@ -108,7 +108,7 @@ def _checked_value(
     return None, None
 
 
-def score_create(
+def _new_score(
     model: type[ScoreFields],
     *,
     access: ProjectAccess,
@@ -123,13 +123,7 @@ def score_create(
     metadata: dict | None = None,
     config: ScoreConfig | None = None,
 ) -> ScoreFields:
-    """Create a trace or session score (`subject` holds what it scores) with its "create" event.
-
-    The value is validated against `data_type` and `config` (`ValidationError` naming the field);
-    the author is `access.user` (None for an API key or the system). The role table decides who may
-    use which `source`; only the system actor (the judge) may create AUTOMATED scores, a FAILED or
-    PENDING `status` (no value; a FAILED score's `reason` says why) or link an `eval_run_id`.
-    """
+    """A new score, checked and not saved yet (`score_create` says what is checked)."""
     _check_choice("source", source, ScoreSource)
     _check_choice("status", status, ScoreStatus)
     _require_source(access, source)
@@ -142,39 +136,63 @@ def score_create(
         status=status, data_type=data_type, value=value, reason=reason, config=config
     )
     now = timezone.now()
+    return model(
+        **subject,
+        project=access.project,
+        name=name,
+        value=value,
+        numeric_value=numeric_value,
+        data_type=data_type,
+        source=source,
+        status=status,
+        eval_run_id=eval_run_id,
+        author=access.user,
+        reason=reason,
+        config=config,
+        metadata=metadata or {},
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def scores_create(model: type[ScoreFields], *, access: ProjectAccess, subject: dict, scores: list[dict]) -> list:
+    """Several scores of one subject (each dict holds `score_create`'s fields), with their "create"
+    events, in one transaction and one INSERT each for the scores and the events: all or none. The
+    judge stores a trace's metrics this way: one by one, the writes cost as much CPU as the calls."""
+    created = [_new_score(model, access=access, subject=subject, **fields) for fields in scores]
     with transaction.atomic():
-        score = model.objects.create(
-            **subject,
-            project=access.project,
-            name=name,
-            value=value,
-            numeric_value=numeric_value,
-            data_type=data_type,
-            source=source,
-            status=status,
-            eval_run_id=eval_run_id,
-            author=access.user,
-            reason=reason,
-            config=config,
-            metadata=metadata or {},
-            created_at=now,
-            updated_at=now,
-        )
-        score_event_record(access=access, score=score, action=ScoreEvent.Action.CREATE, before=None)
-        score_rollup_add(score)
-    return score
+        model.objects.bulk_create(created)
+        score_events_record_created(access=access, scores=created)
+        score_rollups_add(created)
+    return created
+
+
+def score_create(model: type[ScoreFields], *, access: ProjectAccess, subject: dict, **fields) -> ScoreFields:
+    """Create a trace or session score (`subject` holds what it scores) with its "create" event.
+
+    The value is validated against `data_type` and `config` (`ValidationError` naming the field);
+    the author is `access.user` (None for an API key or the system). The role table decides who may
+    use which `source`; only the system actor (the judge) may create AUTOMATED scores, a FAILED or
+    PENDING `status` (no value; a FAILED score's `reason` says why) or link an `eval_run_id`.
+    """
+    return scores_create(model, access=access, subject=subject, scores=[fields])[0]
+
+
+def trace_scores_create(*, access: ProjectAccess, trace_id, scores: list[dict]) -> list[TraceScore]:
+    """Several scores of a trace of `access.project` at once (`scores_create`; 404 when the trace
+    is not in it); the environment is copied from the trace."""
+    with transaction.atomic():
+        # Held until the scores are stored: a concurrent delete of the trace waits and deletes these
+        # scores too, or happened first and this is a 404 rather than a foreign-key violation.
+        trace = trace_hold(project=access.project, trace_id=trace_id)
+        subject = {"trace": trace, "environment": trace.environment}
+        return scores_create(TraceScore, access=access, subject=subject, scores=scores)
 
 
 def trace_score_create(*, access: ProjectAccess, trace_id, **fields) -> TraceScore:
     """Score a trace of `access.project` (404 when the trace is not in it); the environment is
     copied from the trace. `fields` are those of `score_create`."""
-    with transaction.atomic():
-        # Held until the score is stored: a concurrent delete of the trace waits and deletes this
-        # score too, or happened first and this is a 404 rather than a foreign-key violation.
-        trace = trace_hold(project=access.project, trace_id=trace_id)
-        return score_create(
-            TraceScore, access=access, subject={"trace": trace, "environment": trace.environment}, **fields
-        )
+    return trace_scores_create(access=access, trace_id=trace_id, scores=[fields])[0]
 
 
 def _locked(score: ScoreFields) -> ScoreFields:

@@ -17,7 +17,7 @@ from pandaprobe.projects.access import ProjectAccess
 from ..models import EvalRun, EvalTarget, EvalTargetType, ScoreDataType, ScoreSource, ScoreStatus
 from ..selectors import runs as selectors
 from .judging import MetricResult, evaluate_trace
-from .scores import trace_score_create
+from .scores import trace_score_create, trace_scores_create
 
 # Every chat call carries the trace once, plus its instructions (about 1,500 characters).
 INSTRUCTION_CHARS = 1500
@@ -84,32 +84,56 @@ def score_value(value: float) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".") or "0"
 
 
-def judged_score_store(create, *, access: ProjectAccess, run: EvalRun, name: str, outcome, error: str | None,
-                       metadata: dict, **subject) -> None:  # fmt: skip
-    """Store one AUTOMATED score of `run` through the score service `create` (FAILED, value null, when
-    there is no value). A second delivery of the same work finds it stored: one score per (run,
-    target, name)."""
+def judged_score_fields(*, run: EvalRun, name: str, outcome, error: str | None, metadata: dict) -> dict:
+    """A score service's fields for one AUTOMATED score of `run` (FAILED, value null, when there is
+    no value)."""
     failed = outcome is None or outcome.value is None
+    return {
+        "name": name, "value": None if failed else score_value(outcome.value), "data_type": ScoreDataType.NUMERIC,
+        "source": ScoreSource.AUTOMATED, "status": ScoreStatus.FAILED if failed else ScoreStatus.SUCCESS,
+        "reason": (error or (outcome.reason if outcome else None)) if failed else outcome.reason,
+        "metadata": metadata, "eval_run_id": run.pk,
+    }  # fmt: skip
+
+
+def _store(create, access: ProjectAccess, fields: dict, **subject) -> None:
     try:
         with transaction.atomic():
-            create(
-                access=access, name=name, value=None if failed else score_value(outcome.value),
-                data_type=ScoreDataType.NUMERIC, source=ScoreSource.AUTOMATED,
-                status=ScoreStatus.FAILED if failed else ScoreStatus.SUCCESS,
-                reason=(error or (outcome.reason if outcome else None)) if failed else outcome.reason,
-                metadata=metadata, eval_run_id=run.pk, **subject,
-            )  # fmt: skip
+            create(access=access, **fields, **subject)
     except IntegrityError:
         pass  # another delivery of this item stored it first
     except NotFound:
         pass  # the trace (or the whole session) was deleted meanwhile
 
 
+def judged_score_store(create, *, access: ProjectAccess, run: EvalRun, name: str, outcome, error: str | None,
+                       metadata: dict, **subject) -> None:  # fmt: skip
+    """Store one AUTOMATED score of `run` through the score service `create`. A second delivery of
+    the same work finds it stored: one score per (run, target, name)."""
+    _store(create, access, judged_score_fields(run=run, name=name, outcome=outcome, error=error, metadata=metadata),
+           **subject)  # fmt: skip
+
+
+def _result_fields(run: EvalRun, result: MetricResult, **extra) -> dict:
+    metadata = score_metadata(result, run.model, **extra)
+    return judged_score_fields(run=run, name=result.metric.name, outcome=result.outcome, error=result.error,
+                               metadata=metadata)  # fmt: skip
+
+
 def metric_result_store(access: ProjectAccess, run: EvalRun, trace_id, result: MetricResult, **extra) -> None:
-    judged_score_store(
-        trace_score_create, access=access, run=run, name=result.metric.name, outcome=result.outcome,
-        error=result.error, metadata=score_metadata(result, run.model, **extra), trace_id=trace_id,
-    )  # fmt: skip
+    _store(trace_score_create, access, _result_fields(run, result, **extra), trace_id=trace_id)
+
+
+def metric_results_store(access: ProjectAccess, run: EvalRun, trace_id, results: list[MetricResult]) -> None:
+    """A trace's scores of `run`, stored together (one transaction). When a second delivery of the
+    item stored some of them first, the rest are stored one by one."""
+    try:
+        trace_scores_create(access=access, trace_id=trace_id, scores=[_result_fields(run, r) for r in results])
+    except IntegrityError:
+        for result in results:
+            metric_result_store(access, run, trace_id, result)
+    except NotFound:
+        pass  # the trace was deleted meanwhile
 
 
 class TraceRuns:
@@ -152,8 +176,7 @@ class TraceRuns:
         database_idle()
         evaluation = evaluate_trace(judge.JudgeConfig.from_settings(run.model), view, metrics)
         access = ProjectAccess.system(run.project)
-        for result in evaluation.results:
-            metric_result_store(access, run, target.trace_id, result)
+        metric_results_store(access, run, target.trace_id, evaluation.results)
         return evaluation.usage
 
 

@@ -1,22 +1,18 @@
 """The session page's conversation: each trace as one turn, what the user said and the answer.
 
 Which messages make a turn comes from the judge's reading of payloads (`metrics.trace_view`); how a
-message looks comes from the trace page's chat rendering (`pages._message_html`), so the two pages
-show a message the same way. Trace content is untrusted: every value goes through `pages._e`.
+message looks (tool calls as name and arguments, long ones folded) comes from the trace page's chat
+rendering (`trace_html.chat_message_html`), so the pages show a message the same way. Trace content
+is untrusted: every value goes through `trace_html._e`.
 """
-
-import json
 
 from django import template
 from django.utils.safestring import SafeString
 
 from ..metrics.trace_view import as_text, chat_messages
-from .pages import _e, _message, _message_html, pretty_json
+from ..trace_html import _e, chat_message_html
 
 register = template.Library()
-LONG_MESSAGE_CHARS = 800  # longer messages start folded: a session page holds up to 100 turns
-LONG_MESSAGE_LINES = 15
-SUMMARY_CHARS = 120
 # Who answers whom: a turn's user side follows the last answer, its answer follows the last question.
 TURN_SIDES = {"user": ("assistant", ("user",)), "assistant": ("user", ("assistant", "tool"))}
 
@@ -40,44 +36,6 @@ def turn_messages(value, role: str) -> list[dict]:
     return said or [m for m in messages if m.get("role") == role][-1:]
 
 
-def _arguments(raw) -> str:
-    """Tool-call arguments are JSON in a string: shown parsed when they parse, as sent otherwise."""
-    try:
-        return pretty_json(json.loads(raw)) if isinstance(raw, str) else pretty_json(raw)
-    except ValueError:
-        return str(raw)
-
-
-def _tool_calls_html(calls) -> str:
-    items = []
-    for call in calls if isinstance(calls, list) else []:
-        function = call.get("function") if isinstance(call, dict) else None
-        function = function if isinstance(function, dict) else {}
-        items.append(
-            f'<li class="tool-call"><span class="badge kind">tool call</span> '
-            f'<span class="mono">{_e(function.get("name") or "?")}</span>'
-            f'<pre class="arguments">{_e(_arguments(function.get("arguments", "")))}</pre></li>'
-        )
-    return f'<ul class="tool-calls">{"".join(items)}</ul>' if items else ""
-
-
-def _folded(html: str, shown: dict) -> str:
-    text = shown["text"]
-    if len(text) <= LONG_MESSAGE_CHARS and text.count("\n") < LONG_MESSAGE_LINES:
-        return html
-    head = " ".join(text[:SUMMARY_CHARS].split())
-    return (
-        f'<details class="long-message"><summary><b>{_e(shown["role"])}</b> {_e(head)}… '
-        f'<span class="muted small">{len(text)} characters</span></summary>{html}</details>'
-    )
-
-
-def _turn_message_html(message: dict) -> str:
-    shown = _message({key: value for key, value in message.items() if key != "tool_calls"})
-    html = _message_html(shown) + _tool_calls_html(message.get("tool_calls"))
-    return _folded(f'<div class="turn-message">{html}</div>', shown)
-
-
 @register.simple_tag
 def turn(value, role: str) -> SafeString:
     """`{% turn trace.input "user" %}`: the user's side of a trace's turn (or the assistant's,
@@ -85,4 +43,4 @@ def turn(value, role: str) -> SafeString:
     messages = turn_messages(value, role)
     if not messages:
         return SafeString(f'<p class="muted small">No {_e(role)} message</p>')
-    return SafeString("".join(_turn_message_html(m) for m in messages))
+    return SafeString("".join(chat_message_html(m, wrapper="turn-message") for m in messages))

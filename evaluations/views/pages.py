@@ -2,7 +2,7 @@
 
 import uuid
 from functools import partial
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,8 +10,7 @@ from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import Resolver404, resolve
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pandaprobe.projects.access import (
@@ -22,18 +21,20 @@ from pandaprobe.projects.access import (
     member_projects,
 )
 from pandaprobe.traces.filters import SessionGroupParams, TraceFilter
-from pandaprobe.traces.models import TraceStatus
 from pandaprobe.traces.selectors import session_list as sessions_page
+from pandaprobe.traces.selectors import span_get
 
 from ..forms import ScoreForm, ScoreKind, pick_kind, score_kinds
-from ..links import session_page_url
+from ..links import page_url, session_page_url
 from ..models import ScoreEvent
 from ..selectors import annotations as annotation_selectors
+from ..selectors import queues as queue_selectors
 from ..selectors import sessions as session_selectors
 from ..selectors.score_groups import score_groups
 from ..selectors.scores import latest_scores_per_reviewer, score_panel, trace_score_get
 from ..services.annotations import own_annotation, session_score_annotate, trace_score_annotate
 from ..services.scores import score_change_allowed, trace_score_delete
+from .trace_filters import trace_filter_form
 
 TRACES_PER_PAGE = 50
 SESSIONS_PER_PAGE = 50
@@ -42,33 +43,58 @@ SESSION_VIEWS = ("conversation", "table")  # the first is the default
 SPAN_LINKS_PER_TRACE = 12  # a turn links its first spans; the trace page shows them all
 MAX_PAGE = 10**6
 # Where switching project may return to: pages that hold no id of the project left behind.
-LANDING_PAGES = ("trace-list", "session-list", "queue-list", "run-list")
+LANDING_PAGES = ("trace-list", "session-list", "queue-list", "run-list", "analytics-page")
 
 
-# --- the current project (which one it is: `pandaprobe.projects.access.browser_access`) -----------
+# --- the current project (which one it is: `pandaprobe.projects.access.current_project`) ----------
 
 
 @login_required
 @require_POST
 def project_switch(request: HttpRequest) -> HttpResponse:
-    """Make another of the user's projects current; a project they are not in answers 404."""
+    """Make another of the user's projects current and open its page of the kind the user was on
+    (`next`, if a list page); a project they are not in answers 404."""
     try:
         project_id = uuid.UUID(request.POST.get("project", ""))
     except ValueError:
         raise Http404("No such project") from None
-    if not any(p.pk == project_id for p in member_projects(request)):
+    project = next((p for p in member_projects(request) if p.pk == project_id), None)
+    if project is None:
         raise Http404("No such project")
     request.session[SESSION_PROJECT_KEY] = str(project_id)
-    return redirect(_safe_next(request))
+    return redirect(page_url(_landing_page(request.POST.get("next") or ""), project))
 
 
-def _safe_next(request: HttpRequest) -> str:
-    # Ids in the old page's URL belong to the old project: the list pages are safe landing spots.
-    target = request.POST.get("next") or ""
-    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
-    if safe and target in {reverse(name) for name in LANDING_PAGES}:
-        return target
-    return reverse("trace-list")
+def _landing_page(next_path: str) -> str:
+    # Only the name of the page is kept, rebuilt in the new project: ids in the old page's URL
+    # belong to the old project, and nothing of `next` can send the browser elsewhere.
+    try:
+        name = resolve(urlsplit(next_path).path).url_name
+    except Resolver404:
+        name = None
+    return name if name in LANDING_PAGES else "trace-list"
+
+
+def project_home(request: HttpRequest) -> HttpResponse:
+    """`/app/p/<project id>/`: the project's traces."""
+    return redirect(page_url("trace-list", browser_access(request).project))
+
+
+@login_required
+def moved_page(request: HttpRequest, rest: str) -> HttpResponse:
+    """`/app/<rest>` from before pages named their project (bookmarks, old links): the same page of
+    the current project, query string kept. A path that names no page there is a 404."""
+    project = browser_access(request).project
+    match = resolve(page_url("project-home", project) + rest)
+    if match.url_name is None:
+        raise Http404("No such page")
+    values = {key: value for key, value in match.kwargs.items() if key != "project_id"}
+    if match.url_name == "session-detail":
+        url = session_page_url(project, values["session_id"])
+    else:
+        url = page_url(match.url_name, project, **values)
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(f"{url}?{query}" if query else url)
 
 
 # --- trace explorer ------------------------------------------------------------------------------
@@ -82,31 +108,43 @@ def error_messages(error: ValidationError) -> dict[str, list[str]]:
 
 @login_required
 def trace_list(request: HttpRequest) -> HttpResponse:
-    access = browser_access(request)
+    return render_explorer(request, browser_access(request))
+
+
+def render_explorer(request: HttpRequest, access: ProjectAccess, *, selection=None, status: int = 200):
+    """The explorer for this request's query string. `selection`: a row action's bound form
+    (`TraceSelectionForm`) shown again with its errors and its boxes still ticked."""
+    params = annotation_selectors.explorer_params(request.GET)
     errors: dict[str, list[str]] = {}
     try:
-        traces = annotation_selectors.explorer_traces(
-            project=access.project, params=annotation_selectors.explorer_params(request.GET)
-        )
+        traces = annotation_selectors.explorer_traces(project=access.project, params=params)
         page = Paginator(traces, TRACES_PER_PAGE).get_page(request.GET.get("page"))
     except ValidationError as error:
         errors = error_messages(error)
         page = Paginator([], TRACES_PER_PAGE).get_page(1)
     scores = latest_scores_per_reviewer(project=access.project, trace_ids=[t.pk for t in page])
+    can_queue, can_run = access.can(Action.QUEUE_MANAGE), access.can(Action.RUN_MANAGE)
     context = {
         "nav": "traces",
         "access": access,
         "page": page,
         "rows": [(trace, score_groups(scores[trace.pk])) for trace in page],
+        "trace_filter": trace_filter_form(
+            project=access.project, query=request.GET, params=params, errors=errors
+        ),
         "errors": errors,
         "filters": request.GET,
-        "tags_text": ", ".join(request.GET.getlist("tags")),
-        "statuses": TraceStatus.values,
         "sort_fields": list(TraceFilter.SORT_FIELDS),
         "detail_query": request.GET.urlencode(),
-        "can_manage_runs": access.can(Action.RUN_MANAGE),
+        "can_manage_runs": can_run,
+        "can_manage_queues": can_queue,
+        # Row selection and its actions: only for who may act on it (a reviewer sees plain rows).
+        "can_select": can_queue or can_run,
+        "queues": list(queue_selectors.open_queues(access=access)) if can_queue else [],
+        "selection": selection,
+        "checked": {str(i) for i in selection.data.getlist("trace_ids")} if selection is not None else set(),
     }
-    return render(request, "evaluations/trace_list.html", context, status=400 if errors else 200)
+    return render(request, "evaluations/trace_list.html", context, status=400 if errors else status)
 
 
 # --- score panel (trace and session pages) --------------------------------------------------------
@@ -178,6 +216,18 @@ def _with_query(url: str, request: HttpRequest, anchor: str = "") -> str:
 # --- trace page ----------------------------------------------------------------------------------
 
 
+def _neighbour_urls(request: HttpRequest, access: ProjectAccess, trace) -> dict:
+    """The previous and next traces' pages in the explorer's order, keeping its query string."""
+    previous, following = annotation_selectors.trace_neighbours(
+        project=access.project, trace=trace, query=request.GET
+    )
+
+    def url(trace_id) -> str | None:
+        return _with_query(page_url("trace-detail", access.project, trace_id), request) if trace_id else None
+
+    return {"previous_url": url(previous), "next_url": url(following)}
+
+
 def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form=None, status=200):
     page = annotation_selectors.trace_page(project=access.project, trace_id=trace_id)
     back = request.GET.copy()
@@ -189,6 +239,7 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
         "spans": page.spans,
         "list_query": back.urlencode(),
         "query": request.GET.urlencode(),
+        **_neighbour_urls(request, access, page.trace),
         **_score_panel(
             request, access, page.scores, target=ScoreEvent.Target.TRACE, form=form, trace_id=page.trace.pk
         ),
@@ -199,6 +250,16 @@ def _render_trace(request: HttpRequest, access: ProjectAccess, trace_id, *, form
 @login_required
 def trace_detail(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
     return _render_trace(request, browser_access(request), trace_id)
+
+
+@login_required
+def trace_span(request: HttpRequest, trace_id: uuid.UUID, span_id: uuid.UUID) -> HttpResponse:
+    """One span's body (ids, times, input, output, metadata) as an HTML fragment: the trace page
+    and the queue item ship only the span tree, and static/js/trace.js fetches this when a span is
+    opened. 404 for a span of another trace or project."""
+    access = browser_access(request)
+    span = span_get(project=access.project, trace_id=trace_id, span_id=span_id)
+    return render(request, "evaluations/span_body.html", {"span": span})
 
 
 @login_required
@@ -214,7 +275,8 @@ def trace_score(request: HttpRequest, trace_id: uuid.UUID) -> HttpResponse:
             form.add_service_errors(error)
         else:
             _saved(request, score, created)
-            return redirect(_with_query(reverse("trace-detail", args=[trace_id]), request, "#scores"))
+            url = page_url("trace-detail", access.project, trace_id)
+            return redirect(_with_query(url, request, "#scores"))
     return _render_trace(request, access, trace_id, form=form, status=422)
 
 
@@ -229,7 +291,7 @@ def trace_score_remove(request: HttpRequest, trace_id: uuid.UUID, score_id: uuid
         raise Http404("Score not found")
     trace_score_delete(access=access, score=score)
     messages.success(request, f"Deleted {score.name} = {score.value}")
-    return redirect(_with_query(reverse("trace-detail", args=[trace_id]), request, "#scores"))
+    return redirect(_with_query(page_url("trace-detail", access.project, trace_id), request, "#scores"))
 
 
 # --- sessions ------------------------------------------------------------------------------------
@@ -353,5 +415,5 @@ def _session_score(request: HttpRequest, session_id: str) -> HttpResponse:
             form.add_service_errors(error)
         else:
             _saved(request, score, created)
-            return redirect(_with_query(session_page_url(session_id), request, "#scores"))
+            return redirect(_with_query(session_page_url(access.project, session_id), request, "#scores"))
     return _render_session(request, access, session_id, form=form, status=422)

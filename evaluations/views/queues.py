@@ -7,14 +7,15 @@ without JavaScript; static/js/queue.js only adds the keys.
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -28,8 +29,10 @@ from ..forms import (
     not_applicable_field_name,
     score_field_name,
 )
+from ..links import page_url
 from ..models import ReviewQueue, ScoreDataType, ScoreEvent
 from ..selectors import queues as queue_selectors
+from ..selectors.annotations import explorer_params, span_tree
 from ..selectors.scores import latest_scores_per_reviewer
 from ..services.queues import (
     queue_item_hold,
@@ -41,10 +44,10 @@ from ..services.queues import (
     review_queue_update,
 )
 from ..services.values import number_text, numeric_span, score_keys
-from .pages import score_panel_groups
+from .pages import error_messages, score_panel_groups
+from .trace_filters import trace_filter_form, unprefixed
 
 UNPROCESSABLE = 422
-MAX_SPANS_SHOWN = 50
 ITEMS_PER_PAGE = 100
 
 
@@ -60,14 +63,13 @@ def queue_list(request: HttpRequest) -> HttpResponse:
     return render(request, "queues/list.html", context)
 
 
-def _create_from_form(access, form: QueueCreateForm):
+def _create_from_form(access, form: QueueCreateForm, traces):
+    """The queue of the chosen traces: the selection's ids, or the first `limit` the filter matches."""
     data = form.cleaned_data
     if data["source"] == QueueCreateForm.SOURCE_SELECTION:
         trace_ids = data["trace_ids"]
     else:
-        trace_ids = queue_selectors.trace_ids_from_filter(
-            project=access.project, params=form.filter_params(), limit=data["limit"]
-        )
+        trace_ids = list(traces.values_list("pk", flat=True)[: data["limit"]])
     return review_queue_create(access=access, trace_ids=trace_ids, **form.settings())
 
 
@@ -88,23 +90,88 @@ def _form_page(request: HttpRequest, template: str, form: QueueSettingsForm, **c
     return render(request, template, {"form": form, "nav": "queues", **context}, status=status)
 
 
-@login_required
-def queue_create(request: HttpRequest) -> HttpResponse:
-    """Admins only: build a queue from a trace filter or a list of trace ids."""
-    access = browser_access(request)
-    if not queue_selectors.is_queue_admin(access):
-        raise PermissionDenied("Only project admins can create review queues")
-    form = QueueCreateForm(
-        request.POST if request.method == "POST" else None,
-        initial=QueueCreateForm.initial_from_query(request.GET),
+@dataclass
+class QueueFilter:
+    """The queue builder's trace filter: the explorer's boxes as typed, as resolved, and the traces
+    they select (None when the filter is refused: `errors` by parameter)."""
+
+    query: QueryDict
+    params: QueryDict
+    traces: QuerySet | None
+    errors: dict[str, list[str]]
+
+
+def _queue_filter(request: HttpRequest, access) -> QueueFilter:
+    # A POST holds the form's prefixed boxes; a GET, the explorer's query string ("New queue from
+    # this filter"), whose `trace_ids` prefill the selection box instead.
+    if request.method == "POST":
+        query = unprefixed(request.POST, QueueCreateForm.FILTER_PREFIX)
+    else:
+        query = request.GET.copy()
+        query.pop("trace_ids", None)
+    params = explorer_params(query)
+    try:
+        return QueueFilter(
+            query, params, queue_selectors.traces_for_queue(project=access.project, params=params), {}
+        )
+    except ValidationError as error:
+        return QueueFilter(query, params, None, error_messages(error))
+
+
+def _queue_create_form(request: HttpRequest, access, *, preview: bool) -> QueueCreateForm:
+    """Bound when creating; a preview shows the posted values unbound, without required-field errors."""
+    if request.method == "POST" and not preview:
+        data, initial = request.POST, None
+    else:
+        data = None
+        initial = (
+            QueueCreateForm.initial_from_data(request.POST)
+            if preview
+            else QueueCreateForm.initial_from_query(request.GET)
+        )
+    return QueueCreateForm(
+        data,
+        initial=initial,
         configs=queue_selectors.assignable_score_configs(project=access.project),
         members=queue_selectors.project_members(project=access.project),
     )
-    queue = _save_form(request, form, lambda: _create_from_form(access, form))
-    if queue is not None:
-        messages.success(request, f"Queue '{queue.name}' created with {queue.items.count()} traces.")
-        return redirect("queue-detail", queue_id=queue.pk)
-    return _form_page(request, "queues/create.html", form)
+
+
+@login_required
+def queue_create(request: HttpRequest) -> HttpResponse:
+    """Admins only: build a queue from the explorer's filter or a list of trace ids. "Preview" (and
+    arriving from the explorer with a filter) shows how many traces the filter matches."""
+    access = browser_access(request)
+    if not queue_selectors.is_queue_admin(access):
+        raise PermissionDenied("Only project admins can create review queues")
+    preview = request.method == "POST" and request.POST.get("action") == "preview"
+    scope = _queue_filter(request, access)
+    form = _queue_create_form(request, access, preview=preview)
+    creating = form.is_bound
+    # A refused filter matters unless the queue is built from the selection box.
+    refused = bool(scope.errors) and not (
+        creating and form.data.get("source") == QueueCreateForm.SOURCE_SELECTION
+    )
+    if creating and not refused:
+        queue = _save_form(request, form, lambda: _create_from_form(access, form, scope.traces))
+        if queue is not None:
+            messages.success(request, f"Queue '{queue.name}' created with {queue.items.count()} traces.")
+            return redirect(page_url("queue-detail", access.project, queue.pk))
+    show_count = scope.traces is not None and (preview or (not creating and bool(scope.query)))
+    context = {
+        "form": form,
+        "nav": "queues",
+        "trace_filter": trace_filter_form(
+            project=access.project, query=scope.query, params=scope.params, errors=scope.errors,
+            prefix=QueueCreateForm.FILTER_PREFIX,
+        ),
+        "match_count": scope.traces.count() if show_count else None,
+    }  # fmt: skip
+    if creating:
+        status = UNPROCESSABLE if refused or form.errors else 200
+    else:
+        status = 400 if refused else 200  # a bad filter on a page: 400, the form shown again
+    return render(request, "queues/create.html", context, status=status)
 
 
 @login_required
@@ -143,7 +210,7 @@ def queue_edit(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     form = _settings_form(request, access, queue)
     if _save_form(request, form, lambda: review_queue_update(access=access, queue=queue, **form.settings())):
         messages.success(request, f"Queue '{queue.name}' saved.")
-        return redirect("queue-detail", queue_id=queue.pk)
+        return redirect(page_url("queue-detail", access.project, queue.pk))
     return _form_page(request, "queues/edit.html", form, queue=queue)
 
 
@@ -156,7 +223,7 @@ def queue_archive(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     archived = request.POST.get("archived", "1") != "0"
     review_queue_archive(access=access, queue=queue, archived=archived)
     messages.success(request, f"Queue '{queue.name}' {'archived' if archived else 'restored'}.")
-    return redirect("queue-list")
+    return redirect(page_url("queue-list", access.project))
 
 
 def _controls(form: ItemReviewForm) -> list[dict]:
@@ -193,7 +260,8 @@ def _render_item(request, access, queue, item, form, *, status: int = 200) -> Ht
         "queue": queue,
         "item": item,
         "trace": item.trace,
-        "spans": list(item.trace.spans.order_by("started_at")[:MAX_SPANS_SHOWN]),
+        # The trace page's span tree (`includes/trace_body.html`): bodies load when opened.
+        "spans": span_tree(item.trace),
         "form": form,
         "controls": _controls(form),
         "review": review,
@@ -250,7 +318,7 @@ def queue_work(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
             messages.warning(
                 request, f"Item #{item.position} is taken by other reviewers or already finished."
             )
-            return redirect("queue-work", queue_id=queue.pk)
+            return redirect(page_url("queue-work", access.project, queue.pk))
     else:
         item = queue_next_item_claim(queue=queue, reviewer=request.user)
     if item is None:
@@ -270,7 +338,7 @@ def _work_submit(request: HttpRequest, access, queue, configs) -> HttpResponse:
             form.add_service_errors(exc.message_dict)
         else:
             messages.success(request, f"Saved item #{item.position}.")
-            return redirect("queue-work", queue_id=queue.pk)
+            return redirect(page_url("queue-work", access.project, queue.pk))
     return _render_item(request, access, queue, item, form, status=UNPROCESSABLE)
 
 
@@ -285,6 +353,6 @@ def queue_skip(request: HttpRequest, queue_id: uuid.UUID) -> HttpResponse:
     following = queue_next_item_claim(queue=queue, reviewer=request.user, exclude=item)
     if following is None:
         messages.info(request, f"Skipped item #{item.position}; nothing else is left for you right now.")
-        return redirect("queue-detail", queue_id=queue.pk)
+        return redirect(page_url("queue-detail", access.project, queue.pk))
     messages.info(request, f"Skipped item #{item.position}: it is back in the pool.")
-    return redirect(f"{reverse('queue-work', args=[queue.pk])}?item={following.pk}")
+    return redirect(f"{page_url('queue-work', access.project, queue.pk)}?item={following.pk}")

@@ -21,8 +21,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from pandaprobe.errors import Conflict, InvalidRequest, NotFound, RuleViolation
 from pandaprobe.projects.access import Action, ProjectAccess, browser_access
+from pandaprobe.projects.throttling import run_writes_throttled
 
 from ..forms import RunCreateForm
+from ..links import page_url
 from ..metrics import TRACE_METRICS
 from ..models import EvalRun, EvalRunStatus
 from ..selectors import runs as selectors
@@ -137,13 +139,14 @@ def _write(request: HttpRequest, run_id: uuid.UUID, write, message: str) -> Http
         result = write(access=access, run=run)
     except (Conflict, RuleViolation) as error:
         messages.error(request, str(error))
-        return redirect("run-detail", run_id=run.pk)
+        return redirect(page_url("run-detail", access.project, run.pk))
     messages.success(request, message.format(run=result))
-    return redirect("run-detail", run_id=result.pk)
+    return redirect(page_url("run-detail", access.project, result.pk))
 
 
 @login_required
 @require_POST
+@run_writes_throttled
 def run_retry(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     message = "Retrying the failed metrics of {run.total_targets} trace(s)."
     return _write(request, run_id, services.eval_run_retry, message)
@@ -167,7 +170,7 @@ def run_delete(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     services.eval_run_delete(access=access, run=run, delete_scores=delete_scores)
     kept = "and its scores were deleted" if delete_scores else "its scores were kept"
     messages.success(request, f"Run {run.name or run.pk} deleted; {kept}.")
-    return redirect("run-list")
+    return redirect(page_url("run-list", access.project))
 
 
 # --- a run from the trace explorer's filter ------------------------------------------------------
@@ -189,6 +192,7 @@ def _submit(access: ProjectAccess, scope, form: RunCreateForm):
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@run_writes_throttled
 def run_create(request: HttpRequest) -> HttpResponse:
     """The form for a run over the explorer's query (this page's query string); Preview is a dry run."""
     access = browser_access(request)
@@ -205,6 +209,6 @@ def run_create(request: HttpRequest) -> HttpResponse:
         result = _submit(access, scope, form)
         if isinstance(result, EvalRun):
             messages.success(request, f"Run started over {result.total_targets} trace(s).")
-            return redirect("run-detail", run_id=result.pk)
+            return redirect(page_url("run-detail", access.project, result.pk))
     context.update(scope=scope, plan=result)
     return render(request, "runs/create.html", context, status=UNPROCESSABLE if form.errors else 200)

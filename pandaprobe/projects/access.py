@@ -7,7 +7,11 @@ from the API, a page or a worker. The README prints the same table.
 """
 
 import enum
+import uuid
 from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
 
 from pandaprobe.errors import NotFound, PermissionDenied
 
@@ -116,16 +120,62 @@ def member_projects(request) -> list[Project]:
     return request._member_projects
 
 
-def browser_access(request) -> ProjectAccess:
-    """The signed-in browser user's access to their current project (the session's, else their
-    first); `NotFound` when the session names a project they are not a member of, or they have none."""
+def current_project(request) -> Project | None:
+    """The browser's current project: the one the page's URL names (`project_page`), else the
+    session's, else the user's first; None when the session names a project they are not a member
+    of, or they have none."""
+    access = getattr(request, "project_access", None)
+    if access is not None:
+        return access.project
+    if not request.user.is_authenticated:
+        return None
     projects = member_projects(request)
     current = request.session.get(SESSION_PROJECT_KEY)
     if current:
-        project = next((p for p in projects if str(p.pk) == str(current)), None)
-    else:
-        project = projects[0] if projects else None
+        return next((p for p in projects if str(p.pk) == str(current)), None)
+    return projects[0] if projects else None
+
+
+def browser_access(request) -> ProjectAccess:
+    """The signed-in browser user's access to their current project (`current_project`);
+    `NotFound` when the session names a project they are not a member of, or they have none."""
+    access = getattr(request, "project_access", None)
+    if access is not None:
+        return access
+    project = current_project(request)
     if project is None:
         raise NotFound("You are not a member of this project")
     role = selectors.membership_role(user=request.user, project_id=project.pk)
     return ProjectAccess(project=project, user=request.user, role=role)
+
+
+def project_page(view, *, make_current: bool = True):
+    """A page of one project, routed as `/app/p/<project_id>/...`: the URL names the project, so a
+    shared link opens where it points. A member's request makes it their current project (the
+    switcher shows it) and the view reads it with `browser_access`; a non-member, an unknown project
+    and a malformed id all get the 404 page (`NotFound`, which the pages render themselves whatever
+    DEBUG says: `pandaprobe/middleware.py`). Anonymous users are sent to sign in.
+
+    `make_current=False` for what a page's script polls: a run page left open in one tab must not
+    switch back the project the user has since switched to in another."""
+
+    @wraps(view)
+    def page(request, project_id: str, *args, **kwargs):
+        project = _member_project(request, project_id)
+        if project is None:
+            raise NotFound("You are not a member of this project")
+        if make_current and request.session.get(SESSION_PROJECT_KEY) != str(project.pk):
+            request.session[SESSION_PROJECT_KEY] = str(project.pk)
+        role = selectors.membership_role(user=request.user, project_id=project.pk)
+        request.project_access = ProjectAccess(project=project, user=request.user, role=role)
+        return view(request, *args, **kwargs)
+
+    return login_required(page)
+
+
+def _member_project(request, project_id: str) -> Project | None:
+    try:
+        wanted = uuid.UUID(project_id)
+    except ValueError:
+        return None
+    return next((p for p in member_projects(request) if p.pk == wanted), None)

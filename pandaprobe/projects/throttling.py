@@ -117,8 +117,11 @@ def api_auth_failed(request: HttpRequest) -> None:
 
 
 def _credential(group: str, request: HttpRequest) -> str:
-    # Counted per credential (an API key, or a user whatever token or browser they use).
-    access = request.auth
+    # Counted per credential (an API key, or a user whatever token or browser they use: a page's
+    # request has no `auth`, its user is signed in).
+    access = getattr(request, "auth", None)
+    if access is None:
+        return f"user:{request.user.pk}"
     return f"key:{access.api_key.pk}" if access.api_key is not None else f"user:{access.user_id}"
 
 
@@ -126,3 +129,19 @@ def eval_run_writes_wait(request) -> int | None:
     """Seconds to wait when this credential has used up its run creations and retries, else None
     (counting this one)."""
     return _count(request, group="eval-run-writes", key=_credential, rate=settings.RATELIMIT_EVAL_RUNS)
+
+
+def run_writes_throttled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap a page that starts or retries runs: its POSTs count against the user's run creations and
+    retries with the API's (`eval_run_writes_wait`); past the rate, a 429 page with Retry-After."""
+
+    @wraps(view)
+    def throttled(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        wait = eval_run_writes_wait(request) if request.method == "POST" else None
+        if wait is None:
+            return view(request, *args, **kwargs)
+        response = render(request, "429.html", {"retry_after": wait}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+
+    return throttled

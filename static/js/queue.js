@@ -128,7 +128,8 @@
     }
     if (key === "Enter") {
       var tag = (event.target && event.target.tagName || "").toLowerCase();
-      if (tag === "a" || tag === "button") return;  // a focused link or button does its own thing
+      // A focused link, button or <summary> (a span or a folded block of the trace) does its own thing.
+      if (tag === "a" || tag === "button" || tag === "summary") return;
       event.preventDefault();
       if (form.requestSubmit) form.requestSubmit(); else form.submit();
       return;

@@ -1,5 +1,5 @@
-"""The analytics page (/app/analytics/): every section from known data, the range picker, a bad range,
-isolation between projects, and who may read it."""
+"""The analytics page (/app/p/<project>/analytics/): every section from known data, the range
+picker, a bad range, isolation between projects, and who may read it."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +11,6 @@ from tests.factories import TraceFactory, UserFactory
 
 from .test_score_analytics import score, session_score
 
-URL = "/app/analytics/"
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 RANGE = {"date_from": "2026-03-01T00:00", "date_to": "2026-03-04T00:00"}
 
@@ -43,14 +42,23 @@ def theirs(other_project):
     session_score(other_project, "their-session", 0.0, at=T0)
 
 
+def page_of(project) -> str:
+    return f"/app/p/{project.pk}/analytics/"
+
+
+@pytest.fixture
+def url(project) -> str:
+    return page_of(project)
+
+
 @pytest.fixture
 def owner(client, admin_user) -> Client:
     client.force_login(admin_user)
     return client
 
 
-def test_every_section_shows_the_known_data(owner, data):
-    response = owner.get(URL, RANGE)
+def test_every_section_shows_the_known_data(url, owner, data):
+    response = owner.get(url, RANGE)
     assert response.status_code == 200
     html = response.content.decode()
     page = response.context
@@ -75,8 +83,8 @@ def test_every_section_shows_the_known_data(owner, data):
     assert 'data-testid="confusion"' in html and "<td>rita</td>" in html
 
 
-def test_the_metric_select_drives_trend_histogram_and_agreement(owner, data):
-    response = owner.get(URL, {**RANGE, "metric": "zeta"})
+def test_the_metric_select_drives_trend_histogram_and_agreement(url, owner, data):
+    response = owner.get(url, {**RANGE, "metric": "zeta"})
     assert response.status_code == 200
     assert response.context["data"].metric == "zeta"
     assert [row["count"] for row in response.context["data"].distribution][7] == 1
@@ -84,15 +92,15 @@ def test_the_metric_select_drives_trend_histogram_and_agreement(owner, data):
     assert '<option value="zeta" selected>' in response.content.decode()
 
 
-def test_a_preset_sets_the_window(owner, data):
+def test_a_preset_sets_the_window(url, owner, data):
     # The data are from March 2026 and the test runs later: the last 24 h hold none of it.
-    response = owner.get(URL, {"range": "24h"})
+    response = owner.get(url, {"range": "24h"})
     assert response.status_code == 200
     window = response.context["window"]
     assert window.end - window.start == timedelta(hours=24) and window.granularity == "hour"
     assert response.context["data"].summary == []
     assert "No trace scores in this range." in response.content.decode()
-    assert owner.get(URL, {"range": "90d", "date_from": RANGE["date_from"]}).context["data"].summary
+    assert owner.get(url, {"range": "90d", "date_from": RANGE["date_from"]}).context["data"].summary
 
 
 @pytest.mark.parametrize(
@@ -104,40 +112,41 @@ def test_a_preset_sets_the_window(owner, data):
         ({"range": "1y"}, "range"),
     ],
 )
-def test_a_bad_range_is_400_naming_the_field(owner, data, params, field):
-    response = owner.get(URL, params)
+def test_a_bad_range_is_400_naming_the_field(url, owner, data, params, field):
+    response = owner.get(url, params)
     assert response.status_code == 400
     assert field in response.context["errors"]
     assert "data" not in response.context
     assert 'class="errorlist"' in response.content.decode()
 
 
-def test_another_projects_data_is_absent(owner, outsider, data, theirs):
-    mine = owner.get(URL, RANGE).content.decode()
+def test_another_projects_data_is_absent(url, owner, outsider, other_project, data, theirs):
+    mine = owner.get(url, RANGE).content.decode()
     assert "globex-metric" not in mine and "their-session" not in mine
-    # The control: the other project's member sees them on the same page.
+    # The control: the other project's member sees them on that project's page.
     theirs_client = Client()
     theirs_client.force_login(outsider)
-    response = theirs_client.get(URL, RANGE)
+    response = theirs_client.get(page_of(other_project), RANGE)
+    assert theirs_client.get(url, RANGE).status_code == 404  # not a member of this one
     assert response.status_code == 200
     html = response.content.decode()
     assert "globex-metric" in html and "their-session" in html and "s-bad" not in html
 
 
-def test_login_is_required(client, data):
-    response = client.get(URL)
+def test_login_is_required(url, client, data):
+    response = client.get(url)
     assert response.status_code == 302 and response["Location"].startswith("/app/login/")
 
 
-def test_a_reviewer_may_read_it(client, reviewer, data):
+def test_a_reviewer_may_read_it(url, client, reviewer, data):
     client.force_login(reviewer)
-    response = client.get(URL, RANGE)
+    response = client.get(url, RANGE)
     assert response.status_code == 200 and response.context["data"].metric == "accuracy"
 
 
-def test_the_nav_links_the_page(owner, data):
-    html = owner.get(URL, RANGE).content.decode()
-    assert '<a href="/app/analytics/" aria-current="page">Analytics</a>' in html
+def test_the_nav_links_the_page(url, owner, data):
+    html = owner.get(url, RANGE).content.decode()
+    assert f'<a href="{url}" aria-current="page">Analytics</a>' in html
 
 
 # Charts ---------------------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ API_PATHS = [
     "/evaluations/trace-scores/TRACE", "/evaluations/trace-scores/export?format=csv",
     "/evaluations/session-scores", "/evaluations/session-scores/s-1", "/evaluations/score-configs",
 ]  # fmt: skip
-PAGES = ["/app/traces/", "/app/traces/TRACE/", "/app/sessions/", "/app/sessions/s-1/", "/app/queues/"]
+PAGES = [
+    "/app/p/PROJECT/traces/", "/app/p/PROJECT/traces/TRACE/", "/app/p/PROJECT/sessions/",
+    "/app/p/PROJECT/sessions/s-1/", "/app/p/PROJECT/queues/",
+]  # fmt: skip
 LONG = "x" * 60_000  # SQLite refuses LIKE patterns over 50,000 bytes
 HOSTILE_QUERIES = [
     "limit=1e3", "limit=99999999999999999999", "offset=1e3", "limit=1&limit=x", "limit=x&limit=1",
@@ -54,20 +57,22 @@ def test_no_hostile_query_is_a_500_on_the_api(api, trace, path):
 def test_no_hostile_query_is_a_500_on_the_pages(client, admin_user, trace, path):
     client.force_login(admin_user)
     for query in HOSTILE_QUERIES:
-        url, response, body = _get(client, path.replace("TRACE", str(trace.pk)), query)
+        page = path.replace("PROJECT", str(trace.project_id)).replace("TRACE", str(trace.pk))
+        url, response, body = _get(client, page, query)
         assert response.status_code < 500, (url[:200], body[:300])
 
 
-@pytest.mark.parametrize("path", ["/app/sessions/", "/app/sessions/s-1/"])
+@pytest.mark.parametrize("path", ["sessions/", "sessions/s-1/"])
 def test_a_page_number_no_list_can_reach_is_a_400(client, admin_user, trace, path):
     client.force_login(admin_user)
+    path = f"/app/p/{trace.project_id}/{path}"
     assert client.get(path, {"page": "99999999999999999999"}).status_code == 400
     assert client.get(path, {"page": "2"}).status_code == 200  # past the end: an empty page, as before
 
 
 def test_the_explorer_shows_its_last_page_for_a_huge_number(client, admin_user, trace):
     client.force_login(admin_user)
-    response = client.get("/app/traces/", {"page": "99999999999999999999"})
+    response = client.get(f"/app/p/{trace.project_id}/traces/", {"page": "99999999999999999999"})
     assert response.status_code == 200 and response.context["page"].number == 1
 
 

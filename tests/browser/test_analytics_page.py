@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_owner_reads_the_charts_and_changes_the_range(live_server, page, artifacts, project, admin_user):
     known_data(project)
     page.context.add_init_script(RECORD_VIOLATIONS)
-    sign_in(page, live_server.url, "owner", quote(f"/app/analytics/?{urlencode(RANGE)}"))
+    sign_in(page, live_server.url, "owner", quote(f"/app/p/{project.pk}/analytics/?{urlencode(RANGE)}"))
     assert page.get_by_role("link", name="Analytics").get_attribute("aria-current") == "page"
     for section in ("summary", "trend", "histogram", "worst-sessions", "volume", "errors", "latency", "cost"):
         assert page.locator(f"#{section}").is_visible(), section

@@ -5,6 +5,7 @@ the operations."""
 import pytest
 from django.urls import reverse
 
+from evaluations.links import page_url
 from pandaprobe.projects import services as project_services
 
 from ..evaluations.queue_factories import build_queue
@@ -51,12 +52,12 @@ def test_the_pages_and_the_admin_run_with_nothing_blocked(live_server, watched, 
     base = live_server.url
     sign_in(watched, base, admin_user.username)
     for path in [
-        reverse("trace-list"),
-        reverse("trace-detail", args=[trace.pk]),
-        reverse("session-list"),
-        reverse("session-detail", args=["s-1"]),
-        reverse("queue-list"),
-        reverse("queue-detail", args=[queue.pk]),
+        page_url("trace-list", project),
+        page_url("trace-detail", project, trace.pk),
+        page_url("session-list", project),
+        page_url("session-detail", project, "s-1"),
+        page_url("queue-list", project),
+        page_url("queue-detail", project, queue.pk),
         "/admin/",
         "/admin/projects/apikey/",
         "/admin/projects/apikey/add/",
@@ -69,7 +70,7 @@ def test_the_pages_and_the_admin_run_with_nothing_blocked(live_server, watched, 
         assert "default-src 'self'" in response.headers["content-security-policy"], path
         assert violations(watched) == [], path
     # The span bar is drawn: SVG geometry needs no inline style.
-    watched.goto(f"{base}{reverse('trace-detail', args=[trace.pk])}")
+    watched.goto(f"{base}{page_url('trace-detail', project, trace.pk)}")
     assert watched.locator(".bar rect").first.bounding_box()["width"] > 0
 
 
@@ -77,7 +78,7 @@ def test_the_queue_work_page_runs_its_script(live_server, watched, project, admi
     trace = TraceFactory(project=project)
     queue = build_queue(project, admin_user, [reviewer], traces=[trace], name="Review")
     sign_in(watched, live_server.url, reviewer.username)
-    watched.goto(f"{live_server.url}{reverse('queue-work', args=[queue.pk])}")
+    watched.goto(f"{live_server.url}{page_url('queue-work', project, queue.pk)}")
     assert violations(watched) == []
     watched.keyboard.press("?")  # queue.js shows the keys: the external script runs
     assert watched.locator("#keys-help").is_visible()

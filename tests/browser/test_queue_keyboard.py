@@ -5,9 +5,10 @@ import re
 import pytest
 from django.urls import reverse
 
+from evaluations.links import page_url
 from evaluations.models import ItemReview, ScoreEvent, ScoreSource, TraceScore
 
-from ..evaluations.queue_factories import build_queue
+from ..evaluations.queue_factories import build_queue, queue_url
 from ..factories import SpanFactory, TraceFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,12 +23,13 @@ EXPECTED = [
 
 
 def sign_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}{reverse('login')}?next={reverse('queue-list')}")
+    # An old bookmark (no project in it): it opens the queues of the user's current project.
+    page.goto(f"{base_url}{reverse('login')}?next=/app/queues/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-correct-horse")
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.url.endswith(reverse("queue-list"))
+    assert re.search(r"/app/p/[0-9a-f-]{36}/queues/$", page.url), page.url
 
 
 def current_position(page) -> int:
@@ -92,9 +94,9 @@ def test_reviewer_works_three_items_with_the_keyboard(
     assert ItemReview.objects.filter(item__queue=queue, reviewer=reviewer, status="done").count() == 3
     assert ScoreEvent.objects.filter(actor_user=reviewer, action="create").count() == 9
 
-    page.goto(f"{base}{reverse('queue-detail', args=[queue.pk])}")
+    page.goto(f"{base}{queue_url('queue-detail', queue)}")
     assert page.get_by_test_id("queue-done").inner_text() == "3/3"
     page.screenshot(path=str(artifacts / "queue_progress_page.png"), full_page=True)
-    response = page.goto(f"{base}{reverse('trace-detail', args=[traces[0].pk])}")
+    response = page.goto(f"{base}{page_url('trace-detail', project, traces[0].pk)}")
     page.screenshot(path=str(artifacts / "trace_page.png"), full_page=True)
     assert response.status == 200

@@ -3,12 +3,11 @@
 import json
 
 import pytest
-from django.urls import reverse
 
 from evaluations.models import ItemReview, NotApplicableScore, ScoreConfig, TraceScore
 from evaluations.services.values import score_keys
 
-from ..evaluations.queue_factories import build_queue, member
+from ..evaluations.queue_factories import build_queue, member, queue_url
 from ..factories import TraceFactory
 from .test_queue_keyboard import current_position, sign_in
 
@@ -30,7 +29,7 @@ def test_number_keys_set_the_values_the_overlay_shows(
     queue = build_queue(project, admin_user, [reviewer], configs=configs, name="Stars", n_traces=2)
     first = queue.items.get(position=1)
     sign_in(page, live_server.url, "reviewer")
-    page.goto(f"{live_server.url}{reverse('queue-work', args=[queue.pk])}")
+    page.goto(f"{live_server.url}{queue_url('queue-work', queue)}")
 
     page.keyboard.press("?")
     overlay = page.locator("#keys-help")
@@ -69,7 +68,7 @@ def test_reviewer_skips_with_s_and_marks_na_with_n(
     )
     items = list(queue.items.order_by("position"))
     sign_in(page, live_server.url, "reviewer")
-    page.goto(f"{live_server.url}{reverse('queue-work', args=[queue.pk])}")
+    page.goto(f"{live_server.url}{queue_url('queue-work', queue)}")
     assert current_position(page) == 1
 
     with page.expect_navigation():

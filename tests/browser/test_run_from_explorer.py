@@ -33,10 +33,10 @@ def test_admin_runs_the_explorers_traces_and_watches_the_progress(
     base = live_server.url
     page.set_default_timeout(60_000)  # the first preview imports litellm (seconds on a busy machine)
 
-    sign_in(page, base, "owner", "/app/traces/?tags=prod")
+    sign_in(page, base, "owner", f"/app/p/{project.pk}/traces/?tags=prod")
     assert page.locator("tr[data-trace-id]").count() == 4
     page.get_by_role("link", name="Evaluate these traces").click()
-    page.wait_for_url(re.compile(r"/app/runs/new/\?tags=prod$"))
+    page.wait_for_url(re.compile(rf"/app/p/{project.pk}/runs/new/\?tags=prod$"))
     assert page.get_by_test_id("match-count").inner_text() == "4"
 
     page.check("input[name=metrics][value=confidence]")
@@ -44,7 +44,7 @@ def test_admin_runs_the_explorers_traces_and_watches_the_progress(
     page.get_by_role("button", name="Preview").click()
     assert "Traces" in page.get_by_test_id("plan").inner_text() and not EvalRun.objects.exists()
     page.get_by_role("button", name="Start").click()
-    page.wait_for_url(re.compile(r"/app/runs/[0-9a-f-]{36}/$"))
+    page.wait_for_url(re.compile(rf"/app/p/{project.pk}/runs/[0-9a-f-]{{36}}/$"))
     run = EvalRun.objects.get()
     assert run.filters == {"tags": ["prod"]} and run.name == "From the explorer"
     assert {t for t in EvalTarget.objects.filter(run=run).values_list("trace_id", flat=True)} == {
@@ -65,8 +65,8 @@ def test_admin_runs_the_explorers_traces_and_watches_the_progress(
     page.screenshot(path=str(artifacts / "runs-page.png"), full_page=True)
 
     score = TraceScore.objects.filter(eval_run=run).first()
-    page.goto(f"{base}/app/traces/{score.trace_id}/")
+    page.goto(f"{base}/app/p/{project.pk}/traces/{score.trace_id}/")
     details = page.locator(f"[data-score-name='{score.name}'] [data-testid=judge-details]")
     assert "stub-judge" in details.inner_text() and "prompt" in details.inner_text()
     details.get_by_role("link").click()
-    page.wait_for_url(re.compile(rf"/app/runs/{run.pk}/$"))
+    page.wait_for_url(re.compile(rf"/app/p/{project.pk}/runs/{run.pk}/$"))

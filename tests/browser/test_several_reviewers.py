@@ -27,7 +27,7 @@ def test_trace_page_with_two_reviewers_and_the_judge(live_server, page, artifact
         trace=trace, name="correctness", value="3.2", source=ScoreSource.AUTOMATED, config=config
     )
 
-    sign_in(page, live_server.url, "alice", f"/app/traces/{trace.pk}/")
+    sign_in(page, live_server.url, "alice", f"/app/p/{project.pk}/traces/{trace.pk}/")
     rows = page.locator("#scores li.score-item")
     assert sorted(rows.evaluate_all("els => els.map(e => e.dataset.author)")) == ["alice", "bob", "judge"]
     summary = page.get_by_test_id("score-summary").inner_text()

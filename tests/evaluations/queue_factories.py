@@ -2,6 +2,7 @@
 
 from django.test import Client
 
+from evaluations.links import page_url
 from evaluations.models import ScoreConfig, ScoreDataType
 from evaluations.services.queues import review_queue_create
 from pandaprobe.projects.access import SESSION_PROJECT_KEY, ProjectAccess
@@ -23,6 +24,11 @@ def signed_in(user, project) -> Client:
     session[SESSION_PROJECT_KEY] = str(project.pk)
     session.save()
     return client
+
+
+def queue_url(name: str, queue) -> str:
+    """The path of a queue's page (`queue-detail`, `queue-work`...), in the queue's project."""
+    return page_url(name, queue.project_id, queue.pk)
 
 
 def member(project, username: str, role: str = Membership.Role.REVIEWER):

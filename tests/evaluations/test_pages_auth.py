@@ -12,53 +12,62 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "pw-correct-horse"
 
 
-def test_login_page_signs_in_and_redirects_to_the_explorer(client, reviewer):
+def test_login_page_signs_in_and_redirects_to_the_explorer(client, reviewer, project):
     page = client.get("/app/login/")
     assert page.status_code == 200
     assert b'name="csrfmiddlewaretoken"' in page.content
     response = client.post("/app/login/", {"username": "reviewer", "password": PASSWORD})
     assert response.status_code == 302
-    assert client.get("/").url == "/app/traces/"
-    assert client.get("/app/traces/").status_code == 200
+    assert client.get("/").url == f"/app/p/{project.pk}/traces/"
+    assert client.get(f"/app/p/{project.pk}/traces/").status_code == 200
 
 
-def test_login_with_a_wrong_password_shows_an_error_and_stays_signed_out(client, reviewer):
+def test_login_with_a_wrong_password_shows_an_error_and_stays_signed_out(client, reviewer, project):
     response = client.post("/app/login/", {"username": "reviewer", "password": "nope"})
     assert response.status_code == 200
     assert b"errorlist" in response.content
-    assert client.get("/app/traces/").status_code == 302
+    assert client.get(f"/app/p/{project.pk}/traces/").status_code == 302
 
 
 def test_pages_need_a_signed_in_user(client, project):
     trace = TraceFactory(project=project)
-    for url in ["/app/traces/", f"/app/traces/{trace.pk}/", "/app/sessions/", "/app/sessions/s/"]:
+    for url in [
+        f"/app/p/{project.pk}/traces/",
+        f"/app/p/{project.pk}/traces/{trace.pk}/",
+        f"/app/p/{project.pk}/sessions/",
+        f"/app/p/{project.pk}/sessions/s/",
+    ]:
         response = client.get(url)
         assert response.status_code == 302
         assert response.url.startswith("/app/login/?next=")
 
 
-def test_logout_is_a_post(client, reviewer):
+def test_logout_is_a_post(client, reviewer, project):
     client.force_login(reviewer)
     assert client.get("/app/logout/").status_code == 405
     response = client.post("/app/logout/")
     assert response.status_code == 302
-    assert client.get("/app/traces/").status_code == 302
+    assert client.get(f"/app/p/{project.pk}/traces/").status_code == 302
 
 
-def test_top_bar_has_navigation_user_and_a_csrf_protected_logout(client, reviewer):
+def test_top_bar_has_navigation_user_and_a_csrf_protected_logout(client, reviewer, project):
     client.force_login(reviewer)
-    html = client.get("/app/traces/").content.decode()
-    for link in ['href="/app/traces/"', 'href="/app/sessions/"', 'href="/app/queues/"']:
+    html = client.get(f"/app/p/{project.pk}/traces/").content.decode()
+    for link in [
+        f'href="/app/p/{project.pk}/traces/"',
+        f'href="/app/p/{project.pk}/sessions/"',
+        f'href="/app/p/{project.pk}/queues/"',
+    ]:
         assert link in html
     assert "reviewer" in html
     logout_form = html[html.index('action="/app/logout/"') :]
     assert 'method="post"' in html and "csrfmiddlewaretoken" in logout_form[:400]
 
 
-def test_switcher_lists_only_the_users_projects(client, reviewer, other_project):
+def test_switcher_lists_only_the_users_projects(client, reviewer, project, other_project):
     ProjectFactory(name="initech")
     client.force_login(reviewer)
-    html = client.get("/app/traces/").content.decode()
+    html = client.get(f"/app/p/{project.pk}/traces/").content.decode()
     assert ">acme</option>" in html
     assert "globex" not in html and "initech" not in html
 
@@ -68,13 +77,15 @@ def test_switching_to_a_member_project_shows_its_traces(client, reviewer, projec
     TraceFactory(project=project, name="acme-run")
     TraceFactory(project=other_project, name="globex-run")
     client.force_login(reviewer)
-    assert b"acme-run" in client.get("/app/traces/").content
+    assert b"acme-run" in client.get(f"/app/p/{project.pk}/traces/").content
     response = client.post(
-        "/app/projects/switch/", {"project": str(other_project.pk), "next": "/app/sessions/"}
+        "/app/projects/switch/", {"project": str(other_project.pk), "next": f"/app/p/{project.pk}/sessions/"}
     )
-    assert response.status_code == 302 and response.url == "/app/sessions/"
+    # The same list page, of the project switched to.
+    assert response.status_code == 302 and response.url == f"/app/p/{other_project.pk}/sessions/"
     assert client.session[SESSION_PROJECT_KEY] == str(other_project.pk)
-    html = client.get("/app/traces/").content.decode()
+    assert client.get("/app/traces/").url == f"/app/p/{other_project.pk}/traces/"  # an old bookmark
+    html = client.get(f"/app/p/{other_project.pk}/traces/").content.decode()
     assert "globex-run" in html and "acme-run" not in html
     assert f'<option value="{other_project.pk}" selected>' in html
 
@@ -93,7 +104,7 @@ def test_switch_never_redirects_off_site(client, reviewer, project):
     response = client.post(
         "/app/projects/switch/", {"project": str(project.pk), "next": "https://evil.example/"}
     )
-    assert response.url == "/app/traces/"
+    assert response.url == f"/app/p/{project.pk}/traces/"
 
 
 def test_a_session_naming_a_foreign_project_answers_404(client, reviewer, other_project):
@@ -101,7 +112,7 @@ def test_a_session_naming_a_foreign_project_answers_404(client, reviewer, other_
     session = client.session
     session[SESSION_PROJECT_KEY] = str(other_project.pk)
     session.save()
-    response = client.get("/app/traces/")
+    response = client.get("/app/traces/")  # an old bookmark: the session's project is not theirs
     assert response.status_code == 404
     assert b"<html" in response.content  # the HTML 404 page, not the API's JSON
 
@@ -110,6 +121,7 @@ def test_user_without_projects_gets_404(client, db):
     user = MembershipFactory().user
     Membership.objects.filter(user=user).delete()
     client.force_login(user)
+    assert client.get("/").status_code == 404
     assert client.get("/app/traces/").status_code == 404
 
 
@@ -126,7 +138,7 @@ def test_forms_refuse_a_post_without_csrf_token(reviewer, project):
     client = Client(enforce_csrf_checks=True)
     client.force_login(reviewer)
     response = client.post(
-        f"/app/traces/{trace.pk}/score/", {"kind": "free:NUMERIC", "name": "a", "value": "1"}
+        f"/app/p/{project.pk}/traces/{trace.pk}/score/", {"kind": "free:NUMERIC", "name": "a", "value": "1"}
     )
     assert response.status_code == 403
     assert client.post("/app/projects/switch/", {"project": str(project.pk)}).status_code == 403

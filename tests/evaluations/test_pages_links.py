@@ -50,14 +50,15 @@ def test_every_page_with_the_session_links_to_its_own_page(browser, project, ses
     trace = TraceFactory(project=project, session_id=session_id)
     TraceFactory(project=project, session_id="x")  # "x/score" must not be read as x's score form
 
-    for url in ["/app/traces/", "/app/sessions/", f"/app/traces/{trace.pk}/"]:
+    app = f"/app/p/{project.pk}"
+    for url in [f"{app}/traces/", f"{app}/sessions/", f"{app}/traces/{trace.pk}/"]:
         response = browser.get(url)
         page = response.content.decode()
         assert response.status_code == 200, url
         assert_links_stay_put(page)
-        if url != "/app/sessions/":  # the list truncates long ids in the link text
+        if url != f"{app}/sessions/":  # the list truncates long ids in the link text
             target = session_link(page, session_id)
-            assert target.startswith("/app/sessions/") and target.count("/") == 4, target
+            assert target.startswith(f"{app}/sessions/") and target.count("/") == 6, target
 
     session_page = browser.get(target)
     assert session_page.status_code == 200
@@ -67,15 +68,15 @@ def test_every_page_with_the_session_links_to_its_own_page(browser, project, ses
 
 def test_a_traversal_id_is_one_encoded_segment(browser, project):
     TraceFactory(project=project, session_id="../../admin")
-    page = browser.get("/app/traces/").content.decode()
-    assert session_link(page, "../../admin") == "/app/sessions/..%2F..%2Fadmin/"
+    page = browser.get(f"/app/p/{project.pk}/traces/").content.decode()
+    assert session_link(page, "../../admin") == f"/app/p/{project.pk}/sessions/..%2F..%2Fadmin/"
 
 
 def test_a_session_id_ending_in_score_is_scored_on_its_own_page(browser, project):
     TraceFactory(project=project, session_id="x")
     TraceFactory(project=project, session_id="x/score")
     config = ScoreConfig.objects.create(project=project, name="reliable", data_type="BOOLEAN")
-    page_url = "/app/sessions/x%2Fscore/"
+    page_url = f"/app/p/{project.pk}/sessions/x%2Fscore/"
 
     page = browser.get(page_url).content.decode()
     assert f'action="{page_url}"' in page  # the scoring form posts to the page itself
@@ -84,11 +85,13 @@ def test_a_session_id_ending_in_score_is_scored_on_its_own_page(browser, project
     assert response.status_code == 302 and response.url == f"{page_url}#scores"
     assert list(SessionScore.objects.values_list("session_id", "value")) == [("x/score", "true")]
     assert 'data-score-name="reliable"' in browser.get(page_url).content.decode()
-    assert 'data-score-name="reliable"' not in browser.get("/app/sessions/x/").content.decode()
+    other_page = browser.get(f"/app/p/{project.pk}/sessions/x/").content.decode()
+    assert 'data-score-name="reliable"' not in other_page
 
 
 def test_scoring_keeps_the_page_query_and_encodes_the_redirect(browser, project):
     TraceFactory(project=project, session_id="a b/c")
-    response = browser.post("/app/sessions/a%20b%2Fc/?page=1", {"kind": "free:NUMERIC", "name": "n", "value": "1"})
-    assert response.status_code == 302 and response.url == "/app/sessions/a%20b%2Fc/?page=1#scores"
+    url = f"/app/p/{project.pk}/sessions/a%20b%2Fc/?page=1"
+    response = browser.post(url, {"kind": "free:NUMERIC", "name": "n", "value": "1"})
+    assert response.status_code == 302 and response.url == f"{url}#scores"
     assert SessionScore.objects.get().session_id == "a b/c"

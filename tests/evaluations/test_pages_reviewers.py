@@ -52,7 +52,11 @@ def rows_of(html: str) -> dict[str, str]:
 
 def test_trace_page_shows_one_row_per_author_and_the_judge_with_a_summary(project, alice, bob, correctness):
     scores = three_scores(project, alice, bob, correctness)
-    html = signed_in(alice, project).get(f"/app/traces/{scores['alice'].trace_id}/").content.decode()
+    html = (
+        signed_in(alice, project)
+        .get(f"/app/p/{project.pk}/traces/{scores['alice'].trace_id}/")
+        .content.decode()
+    )
     rows = rows_of(html)
     assert set(rows) == {"alice", "bob", "judge"}
     assert '<span class="score-value">4</span>' in rows["alice"]
@@ -71,13 +75,17 @@ def test_a_single_score_has_no_summary(project, alice, correctness):
     trace_score_create(
         access=access_of(alice, project), trace_id=trace.pk, name="correctness", value="4", config=correctness
     )
-    html = signed_in(alice, project).get(f"/app/traces/{trace.pk}/").content.decode()
+    html = signed_in(alice, project).get(f"/app/p/{project.pk}/traces/{trace.pk}/").content.decode()
     assert len(rows_of(html)) == 1 and 'data-testid="score-summary"' not in html
 
 
 def test_edit_and_delete_buttons_only_on_ones_own_annotations(project, alice, bob, correctness):
     scores = three_scores(project, alice, bob, correctness)
-    html = signed_in(alice, project).get(f"/app/traces/{scores['alice'].trace_id}/").content.decode()
+    html = (
+        signed_in(alice, project)
+        .get(f"/app/p/{project.pk}/traces/{scores['alice'].trace_id}/")
+        .content.decode()
+    )
     rows = rows_of(html)
     assert 'data-action="edit"' in rows["alice"] and 'data-action="delete"' in rows["alice"]
     assert f"score_with=config:{correctness.pk}" in rows["alice"]
@@ -91,7 +99,9 @@ def test_an_admin_may_delete_any_annotation_but_edits_only_their_own(
 ):
     scores = three_scores(project, alice, bob, correctness)
     rows = rows_of(
-        signed_in(admin_user, project).get(f"/app/traces/{scores['alice'].trace_id}/").content.decode()
+        signed_in(admin_user, project)
+        .get(f"/app/p/{project.pk}/traces/{scores['alice'].trace_id}/")
+        .content.decode()
     )
     assert 'data-action="delete"' in rows["alice"] and 'data-action="edit"' not in rows["alice"]
     assert "data-action" not in rows["judge"]  # the judge's scores are redone by a run, not by hand
@@ -99,7 +109,7 @@ def test_an_admin_may_delete_any_annotation_but_edits_only_their_own(
 
 def test_another_reviewers_delete_is_403_and_ones_own_succeeds(project, alice, bob, correctness):
     scores = three_scores(project, alice, bob, correctness)
-    url = f"/app/traces/{scores['alice'].trace_id}/scores/{scores['alice'].pk}/delete/"
+    url = f"/app/p/{project.pk}/traces/{scores['alice'].trace_id}/scores/{scores['alice'].pk}/delete/"
     assert signed_in(bob, project).post(url).status_code == 403
     assert (
         signed_in(bob, project)
@@ -118,17 +128,27 @@ def test_delete_of_another_projects_score_is_404(project, other_project, alice, 
     theirs = TraceScoreFactory(trace=TraceFactory(project=other_project))
     mine = TraceScoreFactory(trace=TraceFactory(project=project), author=alice)
     client = signed_in(alice, project)
-    assert client.post(f"/app/traces/{theirs.trace_id}/scores/{theirs.pk}/delete/").status_code == 404
+    assert (
+        client.post(f"/app/p/{project.pk}/traces/{theirs.trace_id}/scores/{theirs.pk}/delete/").status_code
+        == 404
+    )
     other_trace = TraceFactory(project=project)  # a score under another trace's URL is not found either
-    assert client.post(f"/app/traces/{other_trace.pk}/scores/{mine.pk}/delete/").status_code == 404
+    assert (
+        client.post(f"/app/p/{project.pk}/traces/{other_trace.pk}/scores/{mine.pk}/delete/").status_code
+        == 404
+    )
     assert TraceScore.objects.filter(pk=theirs.pk).exists() and TraceScore.objects.filter(pk=mine.pk).exists()
-    assert client.post(f"/app/traces/{mine.trace_id}/scores/{mine.pk}/delete/").status_code == 302  # control
+    assert (
+        client.post(f"/app/p/{project.pk}/traces/{mine.trace_id}/scores/{mine.pk}/delete/").status_code == 302
+    )  # control
 
 
 def test_delete_needs_post(project, alice):
     mine = TraceScoreFactory(trace=TraceFactory(project=project), author=alice)
     assert (
-        signed_in(alice, project).get(f"/app/traces/{mine.trace_id}/scores/{mine.pk}/delete/").status_code
+        signed_in(alice, project)
+        .get(f"/app/p/{project.pk}/traces/{mine.trace_id}/scores/{mine.pk}/delete/")
+        .status_code
         == 405
     )
 
@@ -136,7 +156,11 @@ def test_delete_needs_post(project, alice):
 def test_history_stays_per_score(project, alice, bob, correctness):
     scores = three_scores(project, alice, bob, correctness)
     trace_score_update(access=access_of(alice, project), score=scores["alice"], changes={"value": "5"})
-    rows = rows_of(signed_in(bob, project).get(f"/app/traces/{scores['alice'].trace_id}/").content.decode())
+    rows = rows_of(
+        signed_in(bob, project)
+        .get(f"/app/p/{project.pk}/traces/{scores['alice'].trace_id}/")
+        .content.decode()
+    )
     assert "History (2)" in rows["alice"] and "4 → 5" in rows["alice"]
     assert "History (1)" in rows["bob"] and "→" not in rows["bob"]
 
@@ -153,7 +177,7 @@ def test_saving_edits_ones_own_score_even_after_a_teammate_scored(project, alice
 
 def test_explorer_badge_shows_the_mean_the_count_and_the_authors(project, alice, bob, correctness):
     three_scores(project, alice, bob, correctness)
-    html = signed_in(alice, project).get("/app/traces/").content.decode()
+    html = signed_in(alice, project).get(f"/app/p/{project.pk}/traces/").content.decode()
     badge = re.search(
         r'<span class="badge score" data-score-name="correctness" title="([^"]+)">(.*?)</span></span>', html
     )
@@ -172,10 +196,10 @@ def test_explorer_badges_need_no_query_per_trace(
     client = signed_in(alice, project)
     build(2)
     with django_assert_max_num_queries(12) as few:
-        assert client.get("/app/traces/").status_code == 200
+        assert client.get(f"/app/p/{project.pk}/traces/").status_code == 200
     build(20)
     with django_assert_max_num_queries(len(few.captured_queries)) as many:
-        html = client.get("/app/traces/").content.decode()
+        html = client.get(f"/app/p/{project.pk}/traces/").content.decode()
     assert html.count("×3") == 22 and len(many.captured_queries) == len(few.captured_queries)
 
 
@@ -187,7 +211,7 @@ def test_queue_page_shows_everyones_scores_without_buttons(project, alice, bob, 
         access=access_of(admin_user, project), name="Q", score_configs=[correctness], reviewers=[alice],
         trace_ids=[scores["alice"].trace_id],
     )  # fmt: skip
-    response = signed_in(alice, project).get(f"/app/queues/{queue.pk}/work/")
+    response = signed_in(alice, project).get(f"/app/p/{project.pk}/queues/{queue.pk}/work/")
     assert response.status_code == 200
     rows = rows_of(response.content.decode())
     assert set(rows) == {"alice", "bob", "judge"}
@@ -243,8 +267,8 @@ def test_session_list_badges_name_their_authors_without_a_query_per_session(
     client = signed_in(alice, project)
     build(2)
     with django_assert_max_num_queries(12) as few:
-        assert client.get("/app/sessions/").status_code == 200
+        assert client.get(f"/app/p/{project.pk}/sessions/").status_code == 200
     build(10)
     with django_assert_max_num_queries(len(few.captured_queries)):
-        html = client.get("/app/sessions/").content.decode()
+        html = client.get(f"/app/p/{project.pk}/sessions/").content.decode()
     assert html.count('title="alice · numeric"') == 12

@@ -32,7 +32,7 @@ def score_form(html: str) -> str:
 
 
 def post_score(browser, trace, query: str = "", **data):
-    return browser.post(f"/app/traces/{trace.pk}/score/{query}", data)
+    return browser.post(f"/app/p/{trace.project_id}/traces/{trace.pk}/score/{query}", data)
 
 
 def test_free_numeric_score_is_created_as_the_users_annotation(browser, trace, reviewer):
@@ -46,7 +46,7 @@ def test_free_numeric_score_is_created_as_the_users_annotation(browser, trace, r
         reason="ok",
     )
     assert response.status_code == 302
-    assert response.url == f"/app/traces/{trace.pk}/?status=ERROR&page=2#scores"
+    assert response.url == f"/app/p/{trace.project_id}/traces/{trace.pk}/?status=ERROR&page=2#scores"
     score = TraceScore.objects.get()
     assert (score.name, score.value, score.numeric_value) == ("accuracy", "0.75", 0.75)
     assert (score.source, score.author, score.reason, score.data_type) == (
@@ -65,7 +65,7 @@ def test_control_fits_the_config_type(browser, trace, project):
     numeric = config(project, "quality", "NUMERIC", min_value=1, max_value=5)
     boolean = config(project, "helpful", "BOOLEAN")
     labels = config(project, "verdict", "CATEGORICAL", categories=["PASS", "FAIL"])
-    url = f"/app/traces/{trace.pk}/"
+    url = f"/app/p/{project.pk}/traces/{trace.pk}/"
     html = score_form(browser.get(f"{url}?score_with=config:{numeric.pk}").content.decode())
     assert re.search(r'<input type="number" name="value" id="id_value" step="any" min="1" max="5"', html)
     assert 'type="range"' in html and 'name="name"' not in html
@@ -83,7 +83,7 @@ def test_control_fits_the_config_type(browser, trace, project):
 
 def test_kind_picker_works_without_js_and_keeps_the_page_query(browser, trace, project):
     config(project, "helpful", "BOOLEAN")
-    html = browser.get(f"/app/traces/{trace.pk}/?status=ERROR").content.decode()
+    html = browser.get(f"/app/p/{project.pk}/traces/{trace.pk}/?status=ERROR").content.decode()
     picker = html[html.index('class="pick-kind') : html.index('class="score-form"')]
     assert 'method="get"' in html[html.index("<form", html.index('id="score-form"')) :][:80]
     assert '<input type="hidden" name="status" value="ERROR">' in picker
@@ -155,7 +155,7 @@ def test_saving_again_edits_the_users_own_score_with_patch_semantics(browser, tr
 def test_form_is_prefilled_when_saving_would_edit(browser, trace, project, reviewer):
     helpful = config(project, "helpful", "CATEGORICAL", categories=["yes", "no"])
     post_score(browser, trace, kind=f"config:{helpful.pk}", value="no", reason="rude")
-    form = score_form(browser.get(f"/app/traces/{trace.pk}/").content.decode())
+    form = score_form(browser.get(f"/app/p/{project.pk}/traces/{trace.pk}/").content.decode())
     assert '<input type="radio" name="value" value="no" checked>' in form
     assert ">rude</textarea>" in form and "Update score" in form
     assert 'name="reason_shown" value="True"' in form

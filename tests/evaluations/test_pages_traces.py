@@ -14,15 +14,17 @@ from evaluations.services.scores import trace_score_create, trace_score_update
 from pandaprobe.projects.access import ProjectAccess
 from tests.factories import SpanFactory, TraceFactory, TraceScoreFactory
 
+from .queue_factories import signed_in
+
 pytestmark = pytest.mark.django_db
 
 XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-def browser(client, reviewer):
-    client.force_login(reviewer)
-    return client
+def browser(reviewer, project):
+    # Signed in with `project` current: its pages' first visit has no session to update.
+    return signed_in(reviewer, project)
 
 
 def names_in(html: str) -> set[str]:
@@ -31,8 +33,8 @@ def names_in(html: str) -> set[str]:
     )
 
 
-def listed(browser, query: str = "") -> set[str]:
-    response = browser.get(f"/app/traces/{query}")
+def listed(browser, project, query: str = "") -> set[str]:
+    response = browser.get(f"/app/p/{project.pk}/traces/{query}")
     assert response.status_code == 200, response.content[:500]
     return names_in(response.content.decode())
 
@@ -43,7 +45,7 @@ def listed(browser, query: str = "") -> set[str]:
 def test_explorer_lists_only_the_current_projects_traces(browser, project, other_project):
     TraceFactory(project=project, name="mine")
     TraceFactory(project=other_project, name="theirs")
-    assert listed(browser) == {"mine"}
+    assert listed(browser, project) == {"mine"}
 
 
 def test_explorer_filters(browser, project):
@@ -69,15 +71,15 @@ def test_explorer_filters(browser, project):
         started_at=now - timedelta(hours=1),
     )
     TraceFactory(project=project, name="gamma", tags=["green"], started_at=now - timedelta(hours=2))  # fmt: skip
-    assert listed(browser, "?status=ERROR") == {"alpha"}
-    assert listed(browser, "?name=BET") == {"beta"}
-    assert listed(browser, "?session_id=s-2") == {"beta"}
-    assert listed(browser, "?user_id=u-1") == {"alpha"}
-    assert listed(browser, "?environment=dev") == {"beta"}
-    assert listed(browser, "?tags=red,+green") == {"alpha", "gamma"}
+    assert listed(browser, project, "?status=ERROR") == {"alpha"}
+    assert listed(browser, project, "?name=BET") == {"beta"}
+    assert listed(browser, project, "?session_id=s-2") == {"beta"}
+    assert listed(browser, project, "?user_id=u-1") == {"alpha"}
+    assert listed(browser, project, "?environment=dev") == {"beta"}
+    assert listed(browser, project, "?tags=red,+green") == {"alpha", "gamma"}
     after = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    assert listed(browser, f"?started_after={after}") == {"beta", "gamma"}
-    assert listed(browser, f"?started_before={after}") == {"alpha"}
+    assert listed(browser, project, f"?started_after={after}") == {"beta", "gamma"}
+    assert listed(browser, project, f"?started_before={after}") == {"alpha"}
 
 
 def test_explorer_has_and_missing_score(browser, project, other_project):
@@ -89,13 +91,13 @@ def test_explorer_has_and_missing_score(browser, project, other_project):
     TraceScoreFactory(trace=failed, name="tone")
     # Another project's score of the same name must not count.
     TraceScoreFactory(trace=TraceFactory(project=other_project), name="accuracy")
-    assert listed(browser, "?has_score=accuracy") == {"scored"}
-    assert listed(browser, "?missing_score=accuracy") == {"failed-only", "unscored"}
-    assert listed(browser, "?has_score=tone&missing_score=accuracy") == {"failed-only"}
+    assert listed(browser, project, "?has_score=accuracy") == {"scored"}
+    assert listed(browser, project, "?missing_score=accuracy") == {"failed-only", "unscored"}
+    assert listed(browser, project, "?has_score=tone&missing_score=accuracy") == {"failed-only"}
 
 
 def test_explorer_bad_filter_is_a_400_naming_the_field(browser, project):
-    response = browser.get("/app/traces/?status=BOGUS&started_after=yesterday")
+    response = browser.get(f"/app/p/{project.pk}/traces/?status=BOGUS&started_after=yesterday")
     assert response.status_code == 400
     html = response.content.decode()
     status_field = html[html.index('id="f-status"') : html.index('id="f-session"')]
@@ -108,19 +110,19 @@ def test_pagination_and_row_links_keep_the_filters(browser, project):
     for _ in range(55):
         TraceFactory(project=project, environment="prod")
     TraceFactory(project=project, environment="dev")
-    html = browser.get("/app/traces/?environment=prod").content.decode()
+    html = browser.get(f"/app/p/{project.pk}/traces/?environment=prod").content.decode()
     assert "56" not in re.findall(r"(\d+) traces", html)
     assert "Page 1 of 2" in html
     next_link = re.search(r'rel="next" href="([^"]+)"', html).group(1)
     assert "environment=prod" in next_link and "page=2" in next_link
-    row_link = re.search(r'href="(/app/traces/[0-9a-f-]{36}/[^"]*)"', html).group(1)
+    row_link = re.search(rf'href="(/app/p/{project.pk}/traces/[0-9a-f-]{{36}}/[^"]*)"', html).group(1)
     assert row_link.endswith("?environment=prod")
     assert next_link.startswith("?")  # relative to the explorer
-    page_two = browser.get("/app/traces/" + next_link.replace("&amp;", "&")).content.decode()
+    page_two = browser.get(f"/app/p/{project.pk}/traces/" + next_link.replace("&amp;", "&")).content.decode()
     assert "Page 2 of 2" in page_two
     assert len(re.findall(r"data-trace-id=", page_two)) == 5
     back = re.search(r'href="([^"]+)">← Traces', browser.get(row_link).content.decode()).group(1)
-    assert back == "/app/traces/?environment=prod"
+    assert back == f"/app/p/{project.pk}/traces/?environment=prod"
 
 
 def test_explorer_shows_the_latest_score_per_name_as_badges(browser, project):
@@ -130,7 +132,7 @@ def test_explorer_shows_the_latest_score_per_name_as_badges(browser, project):
     old.save()
     TraceScoreFactory(trace=trace, name="accuracy", value="0.9")
     TraceScoreFactory(trace=trace, name="helpful", value="true", data_type="BOOLEAN")
-    html = browser.get("/app/traces/").content.decode()
+    html = browser.get(f"/app/p/{project.pk}/traces/").content.decode()
     assert "accuracy <b>0.9</b>" in html and "0.1</b>" not in html
     assert "helpful <b>true</b>" in html
     assert "1.50 s" in html and "321" in html and "$0.0123" in html
@@ -150,9 +152,9 @@ def test_explorer_runs_a_constant_number_of_queries(browser, project):
             TraceScoreFactory(trace=trace, name="tone", value="0.2")
 
     add_traces(5)
-    few = _query_count(browser, "/app/traces/?has_score=accuracy")
+    few = _query_count(browser, f"/app/p/{project.pk}/traces/?has_score=accuracy")
     add_traces(45)
-    many = _query_count(browser, "/app/traces/?has_score=accuracy")
+    many = _query_count(browser, f"/app/p/{project.pk}/traces/?has_score=accuracy")
     assert few == many
     assert many <= 10
 
@@ -192,7 +194,7 @@ def test_trace_page_renders_a_conversation_and_pretty_json(browser, project):
         output={"answer": 4, "explanation": "two and two " * 10},
         metadata={"customer": "acme-corp"},
     )
-    html = browser.get(f"/app/traces/{trace.pk}/").content.decode()
+    html = browser.get(f"/app/p/{project.pk}/traces/{trace.pk}/").content.decode()
     assert '<div class="message role-system">' in html and '<div class="message role-user">' in html
     assert '<div class="content">2+2?</div>' in html
     assert "<summary>JSON</summary><pre>{\n  &quot;answer&quot;: 4," in html  # long JSON: indented
@@ -214,7 +216,7 @@ def test_span_tree_is_nested_by_parent(browser, project):
                           started_at=start + timedelta(seconds=1))  # fmt: skip
     orphan = SpanFactory(trace=trace, name="late-child", parent_span_id=SpanFactory.build().span_id,
                          started_at=start + timedelta(seconds=3))  # fmt: skip
-    html = browser.get(f"/app/traces/{trace.pk}/").content.decode()
+    html = browser.get(f"/app/p/{project.pk}/traces/{trace.pk}/").content.decode()
     tree = SpanNesting()
     tree.feed(html)
     assert tree.parent == {
@@ -236,7 +238,7 @@ def test_span_tree_survives_a_parent_cycle(browser, project):
     a, b = SpanFactory.build(), SpanFactory.build()
     SpanFactory(trace=trace, span_id=a.span_id, parent_span_id=b.span_id, name="a")
     SpanFactory(trace=trace, span_id=b.span_id, parent_span_id=a.span_id, name="b")
-    html = browser.get(f"/app/traces/{trace.pk}/").content.decode()
+    html = browser.get(f"/app/p/{project.pk}/traces/{trace.pk}/").content.decode()
     tree = SpanNesting()
     tree.feed(html)
     assert set(tree.parent) == {str(a.span_id), str(b.span_id)}
@@ -250,7 +252,7 @@ def test_score_panel_shows_latest_scores_with_source_author_and_history(
     score = trace_score_create(access=owner, trace_id=trace.pk, name="accuracy", value="0.3", reason="meh")
     trace_score_update(access=owner, score=score, changes={"value": "0.8", "reason": "better"})
     TraceScoreFactory(trace=trace, name="judge-says", value="0.6", source=ScoreSource.AUTOMATED)
-    html = browser.get(f"/app/traces/{trace.pk}/").content.decode()
+    html = browser.get(f"/app/p/{project.pk}/traces/{trace.pk}/").content.decode()
     panel = html[html.index('id="scores"') : html.index('id="score-form"')]
     assert 'data-author="owner">' in panel and '<span class="score-value">0.8</span>' in panel
     assert "source-ANNOTATION" in panel and "source-AUTOMATED" in panel and 'data-author="judge">' in panel
@@ -259,11 +261,13 @@ def test_score_panel_shows_latest_scores_with_source_author_and_history(
     assert "“meh” → “better”" in panel
 
 
-def test_trace_of_another_project_is_404(browser, other_project):
+def test_trace_of_another_project_is_404(browser, project, other_project):
     trace = TraceFactory(project=other_project, name="globex-secret-run")
-    response = browser.get(f"/app/traces/{trace.pk}/")
-    assert response.status_code == 404
-    assert b"globex-secret-run" not in response.content
+    # Under the reviewer's project, and under its own (the reviewer is no member).
+    for url_project in (project, other_project):
+        response = browser.get(f"/app/p/{url_project.pk}/traces/{trace.pk}/")
+        assert response.status_code == 404
+        assert b"globex-secret-run" not in response.content
 
 
 def test_untrusted_content_is_escaped_everywhere(browser, project, reviewer):
@@ -281,14 +285,18 @@ def test_untrusted_content_is_escaped_everywhere(browser, project, reviewer):
     trace_score_create(access=ProjectAccess(project=project, user=reviewer), trace_id=trace.pk,
                        name=XSS, value="0.5", reason=XSS)  # fmt: skip
     pages = [
-        browser.get(f"/app/traces/{trace.pk}/").content.decode(),
-        browser.get("/app/traces/").content.decode(),
+        browser.get(f"/app/p/{project.pk}/traces/{trace.pk}/").content.decode(),
+        browser.get(f"/app/p/{project.pk}/traces/").content.decode(),
     ]
     for html in pages:
         assert "<script>alert" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert pages[0].count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 10
-    assert "<script" not in pages[0].replace('<script src="/static/js/app.js" defer></script>', "")
+    own_scripts = (
+        '<script src="/static/js/app.js" defer></script>',
+        '<script src="/static/js/trace.js" defer></script>',
+    )
+    assert "<script" not in pages[0].replace(own_scripts[0], "").replace(own_scripts[1], "")
 
 
 def test_trace_page_runs_a_constant_number_of_queries(browser, project, reviewer):
@@ -305,7 +313,7 @@ def test_trace_page_runs_a_constant_number_of_queries(browser, project, reviewer
         return trace
 
     small, large = build(5), build(50)
-    few = _query_count(browser, f"/app/traces/{small.pk}/")
-    many = _query_count(browser, f"/app/traces/{large.pk}/")
+    few = _query_count(browser, f"/app/p/{project.pk}/traces/{small.pk}/")
+    many = _query_count(browser, f"/app/p/{project.pk}/traces/{large.pk}/")
     assert few == many
     assert many <= 12

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evaluations.forms import comment_field_name, not_applicable_field_name, score_field_name
+from evaluations.links import page_url
 from evaluations.models import (
     ItemReview,
     NotApplicableScore,
@@ -27,7 +28,7 @@ from evaluations.services.queues import (
 )
 from evaluations.services.values import score_keys
 
-from .queue_factories import GOOD_VALUES, access_of, build_queue, signed_in
+from .queue_factories import GOOD_VALUES, access_of, build_queue, queue_url, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def submit(queue, item, user, values=None, **given):
 
 
 def work_url(queue) -> str:
-    return reverse("queue-work", args=[queue.pk])
+    return queue_url("queue-work", queue)
 
 
 # Keys that mean what they say ----------------------------------------------------------------------
@@ -116,14 +117,14 @@ def test_skip_page_opens_the_next_item_and_the_other_reviewer_gets_the_skipped_o
     queue = build_queue(project, admin_user, [alice, bob], n_traces=2)
     client = signed_in(alice, project)
     first = client.get(work_url(queue)).context["item"]
-    response = client.post(reverse("queue-skip", args=[queue.pk]), {"item": str(first.pk)})
+    response = client.post(queue_url("queue-skip", queue), {"item": str(first.pk)})
     second = queue.items.get(position=2)
     assert response.status_code == 302 and response["Location"] == f"{work_url(queue)}?item={second.pk}"
     assert client.get(response["Location"]).context["item"] == second
     assert signed_in(bob, project).get(work_url(queue)).context["item"] == first
     # Nothing else left for her: the skip lands on the queue page, not on the same item.
-    response = client.post(reverse("queue-skip", args=[queue.pk]), {"item": str(second.pk)})
-    assert response["Location"] == reverse("queue-detail", args=[queue.pk])
+    response = client.post(queue_url("queue-skip", queue), {"item": str(second.pk)})
+    assert response["Location"] == queue_url("queue-detail", queue)
 
 
 def test_skip_needs_a_post_an_assigned_reviewer_and_the_right_project(
@@ -131,7 +132,7 @@ def test_skip_needs_a_post_an_assigned_reviewer_and_the_right_project(
 ):
     queue = build_queue(project, admin_user, [alice])
     item = queue.items.first()
-    url = reverse("queue-skip", args=[queue.pk])
+    url = queue_url("queue-skip", queue)
     assert signed_in(alice, project).get(url).status_code == 405
     assert signed_in(bob, project).post(url, {"item": str(item.pk)}).status_code == 404
     assert signed_in(outsider, other_project).post(url, {"item": str(item.pk)}).status_code == 404
@@ -244,7 +245,7 @@ def test_two_reviewers_splitting_13_items_show_their_share(project, admin_user, 
         ("alice", 7, True),
         ("bob", 6, False),
     ]
-    page = signed_in(admin_user, project).get(reverse("queue-detail", args=[queue.pk])).content.decode()
+    page = signed_in(admin_user, project).get(queue_url("queue-detail", queue)).content.decode()
     assert 'data-testid="reviews-done">13/13<' in page and "no longer assigned" in page
 
 
@@ -253,7 +254,7 @@ def test_detail_page_lists_the_items_with_their_state(project, admin_user, alice
     first = queue_next_item_claim(queue=queue, reviewer=alice)
     submit(queue, first, alice)
     queue_next_item_claim(queue=queue, reviewer=alice)
-    response = signed_in(admin_user, project).get(reverse("queue-detail", args=[queue.pk]))
+    response = signed_in(admin_user, project).get(queue_url("queue-detail", queue))
     items = list(response.context["items"])
     assert [(i.position, i.done_reviews, i.holders) for i in items] == [(1, 1, 0), (2, 0, 1), (3, 0, 0)]
     page = response.content.decode()
@@ -278,7 +279,7 @@ def settings_post(queue, **changes) -> dict:
 def test_admin_edits_a_queue_in_the_app(project, admin_user, alice, bob):
     queue = build_queue(project, admin_user, [alice])
     client = signed_in(admin_user, project)
-    url = reverse("queue-edit", args=[queue.pk])
+    url = queue_url("queue-edit", queue)
     page = client.get(url)
     assert page.status_code == 200 and page.context["form"]["hold_minutes"].value() == 10
     body = settings_post(
@@ -304,7 +305,7 @@ def test_bad_edit_is_422_naming_the_field(project, admin_user, alice, changes, f
     queue = build_queue(project, admin_user, [alice])
     build_queue(project, admin_user, [alice], name="Taken")
     response = signed_in(admin_user, project).post(
-        reverse("queue-edit", args=[queue.pk]), settings_post(queue, **changes)
+        queue_url("queue-edit", queue), settings_post(queue, **changes)
     )
     assert response.status_code == 422 and field in response.context["form"].errors
     assert ReviewQueue.objects.get(pk=queue.pk).reviewers_per_item == 1
@@ -314,7 +315,7 @@ def test_edit_refuses_another_queues_name(project, admin_user, alice):
     queue = build_queue(project, admin_user, [alice])
     build_queue(project, admin_user, [alice], name="Taken")
     response = signed_in(admin_user, project).post(
-        reverse("queue-edit", args=[queue.pk]), settings_post(queue, name="Taken")
+        queue_url("queue-edit", queue), settings_post(queue, name="Taken")
     )
     assert response.status_code == 422 and "already exists" in str(response.context["form"].errors["name"])
 
@@ -322,27 +323,25 @@ def test_edit_refuses_another_queues_name(project, admin_user, alice):
 def test_archiving_hides_the_queue_and_restoring_brings_it_back(project, admin_user, alice):
     queue = build_queue(project, admin_user, [alice])
     admin = signed_in(admin_user, project)
-    assert admin.post(reverse("queue-archive", args=[queue.pk])).status_code == 302
+    assert admin.post(queue_url("queue-archive", queue)).status_code == 302
     assert ReviewQueue.objects.get(pk=queue.pk).is_archived
     assert signed_in(alice, project).get(work_url(queue)).status_code == 404
-    listing = admin.get(reverse("queue-list")).content.decode()
-    assert "Restore" in listing and reverse("queue-edit", args=[queue.pk]) in listing
-    assert admin.post(reverse("queue-archive", args=[queue.pk]), {"archived": "0"}).status_code == 302
+    listing = admin.get(page_url("queue-list", project)).content.decode()
+    assert "Restore" in listing and queue_url("queue-edit", queue) in listing
+    assert admin.post(queue_url("queue-archive", queue), {"archived": "0"}).status_code == 302
     assert signed_in(alice, project).get(work_url(queue)).status_code == 200
 
 
 def test_reviewers_get_403_on_edit_and_archive(project, admin_user, alice):
     queue = build_queue(project, admin_user, [alice])
     client = signed_in(alice, project)
-    assert client.get(reverse("queue-edit", args=[queue.pk])).status_code == 403
-    assert (
-        client.post(reverse("queue-edit", args=[queue.pk]), settings_post(queue, name="x")).status_code == 403
-    )
-    assert client.post(reverse("queue-archive", args=[queue.pk])).status_code == 403
+    assert client.get(queue_url("queue-edit", queue)).status_code == 403
+    assert client.post(queue_url("queue-edit", queue), settings_post(queue, name="x")).status_code == 403
+    assert client.post(queue_url("queue-archive", queue)).status_code == 403
     queue.refresh_from_db()
     assert (queue.name, queue.is_archived) == ("Weekly review", False)
-    detail = client.get(reverse("queue-detail", args=[queue.pk])).content.decode()
-    assert reverse("queue-edit", args=[queue.pk]) not in detail
+    detail = client.get(queue_url("queue-detail", queue)).content.decode()
+    assert queue_url("queue-edit", queue) not in detail
 
 
 def test_another_projects_admin_gets_404_on_edit_and_archive(
@@ -351,10 +350,11 @@ def test_another_projects_admin_gets_404_on_edit_and_archive(
     queue = build_queue(project, admin_user, [alice])
     theirs = build_queue(other_project, outsider, [outsider], name="theirs")
     client = signed_in(outsider, other_project)
-    assert client.get(reverse("queue-edit", args=[queue.pk])).status_code == 404
-    assert client.post(reverse("queue-archive", args=[queue.pk])).status_code == 404
+    for project_id in (queue.project_id, other_project.pk):  # not a member; not the queue's project
+        assert client.get(page_url("queue-edit", project_id, queue.pk)).status_code == 404
+        assert client.post(page_url("queue-archive", project_id, queue.pk)).status_code == 404
     assert not ReviewQueue.objects.get(pk=queue.pk).is_archived
-    assert client.get(reverse("queue-edit", args=[theirs.pk])).status_code == 200  # control
+    assert client.get(queue_url("queue-edit", theirs)).status_code == 200  # control
 
 
 # Admin, the staff link, the favicon --------------------------------------------------------------
@@ -382,8 +382,8 @@ def test_django_admin_edits_the_hold_in_minutes(project, admin_user, alice, djan
 def test_staff_see_a_link_to_the_admin_and_every_page_has_a_favicon(project, admin_user, alice):
     admin_user.is_staff = True
     admin_user.save()
-    staff_page = signed_in(admin_user, project).get(reverse("queue-list")).content.decode()
-    reviewer_page = signed_in(alice, project).get(reverse("queue-list")).content.decode()
+    staff_page = signed_in(admin_user, project).get(page_url("queue-list", project)).content.decode()
+    reviewer_page = signed_in(alice, project).get(page_url("queue-list", project)).content.decode()
     assert f'href="{reverse("admin:index")}"' in staff_page
     assert f'href="{reverse("admin:index")}"' not in reviewer_page
     assert 'rel="icon"' in reviewer_page

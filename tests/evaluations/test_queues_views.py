@@ -8,13 +8,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evaluations.forms import comment_field_name, not_applicable_field_name, score_field_name
+from evaluations.links import page_url
 from evaluations.models import ItemReview, ReviewQueue, ScoreEvent, ScoreSource, TraceScore
 from evaluations.services.queues import queue_next_item_claim
 from pandaprobe.projects.models import Membership
 from pandaprobe.traces.models import TraceStatus
 
 from ..factories import MembershipFactory, SpanFactory, TraceFactory
-from .queue_factories import GOOD_VALUES, build_queue, score_configs, signed_in
+from .queue_factories import GOOD_VALUES, build_queue, queue_url, score_configs, signed_in
 
 XSS = "<script>alert('pwn')</script>"
 
@@ -25,7 +26,7 @@ def queue(project, admin_user, alice):
 
 
 def work_url(queue) -> str:
-    return reverse("queue-work", args=[queue.pk])
+    return queue_url("queue-work", queue)
 
 
 def post_values(queue, item, values=None, comments=None, not_applicable=()) -> dict:
@@ -44,8 +45,8 @@ def post_values(queue, item, values=None, comments=None, not_applicable=()) -> d
 # List and visibility -----------------------------------------------------------------------------
 
 
-def test_queue_pages_need_a_signed_in_user(queue):
-    for url in (reverse("queue-list"), reverse("queue-detail", args=[queue.pk]), work_url(queue)):
+def test_queue_pages_need_a_signed_in_user(queue, project):
+    for url in (page_url("queue-list", project), queue_url("queue-detail", queue), work_url(queue)):
         response = Client().get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
@@ -56,12 +57,12 @@ def test_reviewer_sees_only_assigned_queues(project, admin_user, alice, bob, dja
     build_queue(project, admin_user, [bob], name="bob-queue")
     client = signed_in(alice, project)
     with django_assert_max_num_queries(5):
-        page = client.get(reverse("queue-list")).content.decode()
+        page = client.get(page_url("queue-list", project)).content.decode()
     assert "alice-queue" in page and "bob-queue" not in page
-    assert work_url(mine) in page and reverse("queue-create") not in page
-    admin_page = signed_in(admin_user, project).get(reverse("queue-list")).content.decode()
+    assert work_url(mine) in page and page_url("queue-create", project) not in page
+    admin_page = signed_in(admin_user, project).get(page_url("queue-list", project)).content.decode()
     assert "alice-queue" in admin_page and "bob-queue" in admin_page
-    assert reverse("queue-create") in admin_page
+    assert page_url("queue-create", project) in admin_page
     assert "/work/" not in admin_page  # the admin reviews none of them: no Review button
 
 
@@ -69,38 +70,44 @@ def test_queue_list_query_count_is_flat(project, admin_user, alice, django_asser
     for i in range(6):
         build_queue(project, admin_user, [alice], name=f"q{i}", n_traces=2)
     client = signed_in(admin_user, project)
-    client.get(reverse("queue-list"))  # warm the session and the templates
+    client.get(page_url("queue-list", project))  # warm the session and the templates
     # session, user, the user's projects, their role, one query for the queues with their counts, and
     # (admins) one for the archived queues
     with django_assert_max_num_queries(6):
-        response = client.get(reverse("queue-list"))
+        response = client.get(page_url("queue-list", project))
     assert response.content.decode().count("data-queue-id=") == 6
 
 
 def test_unassigned_reviewer_gets_404_on_detail_and_work(queue, project, bob, admin_user):
     client = signed_in(bob, project)
-    assert client.get(reverse("queue-detail", args=[queue.pk])).status_code == 404
+    assert client.get(queue_url("queue-detail", queue)).status_code == 404
     assert client.get(work_url(queue)).status_code == 404
     assert client.post(work_url(queue), post_values(queue, queue.items.first())).status_code == 404
     assert not TraceScore.objects.exists()
     # An admin sees the progress page but reviews only the queues they are assigned to.
     admin = signed_in(admin_user, project)
-    assert admin.get(reverse("queue-detail", args=[queue.pk])).status_code == 200
+    assert admin.get(queue_url("queue-detail", queue)).status_code == 200
     assert admin.get(work_url(queue)).status_code == 404
 
 
 def test_another_projects_queue_is_404(queue, other_project, outsider):
     client = signed_in(outsider, other_project)
-    assert client.get(reverse("queue-detail", args=[queue.pk])).status_code == 404
-    assert client.get(work_url(queue)).status_code == 404
-    item = queue.items.first()
-    assert client.get(work_url(queue), {"item": str(item.pk)}).status_code == 404
+    # Under its own project's URL (the outsider is no member), and under the outsider's project.
+    for project in (queue.project_id, other_project):
+        assert client.get(page_url("queue-detail", project, queue.pk)).status_code == 404
+        assert client.get(page_url("queue-work", project, queue.pk)).status_code == 404
+        item = queue.items.first()
+        assert (
+            client.get(page_url("queue-work", project, queue.pk), {"item": str(item.pk)}).status_code == 404
+        )
 
 
 def test_member_of_both_projects_sees_a_queue_only_in_its_project(queue, project, other_project, alice):
     MembershipFactory(project=other_project, user=alice, role=Membership.Role.REVIEWER)
-    assert signed_in(alice, other_project).get(work_url(queue)).status_code == 404
-    assert signed_in(alice, project).get(work_url(queue)).status_code == 200
+    client = signed_in(alice, other_project)
+    assert client.get(page_url("queue-work", other_project, queue.pk)).status_code == 404
+    # The queue's own link opens it, whichever project was current.
+    assert client.get(work_url(queue)).status_code == 200
 
 
 def test_item_of_another_queue_is_404(project, admin_user, alice, queue):
@@ -140,10 +147,10 @@ def test_admin_builds_a_queue_from_a_filter(project, admin_user, alice, bob):
     data = create_form(
         project, [alice, bob], filter_status="ERROR", filter_tags="prod", reviewers_per_item="2"
     )
-    response = client.post(reverse("queue-create"), data)
+    response = client.post(page_url("queue-create", project), data)
 
     queue = ReviewQueue.objects.get(project=project)
-    assert response.status_code == 302 and response["Location"] == reverse("queue-detail", args=[queue.pk])
+    assert response.status_code == 302 and response["Location"] == queue_url("queue-detail", queue)
     assert set(queue.items.values_list("trace_id", flat=True)) == {t.pk for t in errors}
     assert (queue.reviewers_per_item, queue.hold_seconds, queue.created_by) == (2, 600, admin_user)
     assert set(queue.reviewers.all()) == {alice, bob}
@@ -153,14 +160,14 @@ def test_admin_builds_a_queue_from_a_selection(project, admin_user, alice):
     a, b = TraceFactory(project=project), TraceFactory(project=project)
     client = signed_in(admin_user, project)
     data = create_form(project, [alice], source="selection", trace_ids=f"{b.pk}, {a.pk}\n{b.pk}")
-    assert client.post(reverse("queue-create"), data).status_code == 302
+    assert client.post(page_url("queue-create", project), data).status_code == 302
     queue = ReviewQueue.objects.get(project=project)
     assert list(queue.items.order_by("position").values_list("trace_id", flat=True)) == [b.pk, a.pk]
 
 
 def test_create_page_prefills_a_selection_from_the_query_string(project, admin_user):
     trace = TraceFactory(project=project)
-    page = signed_in(admin_user, project).get(reverse("queue-create"), {"trace_ids": str(trace.pk)})
+    page = signed_in(admin_user, project).get(page_url("queue-create", project), {"trace_ids": str(trace.pk)})
     assert page.status_code == 200
     assert str(trace.pk) in page.content.decode()
 
@@ -179,7 +186,7 @@ def test_create_page_prefills_a_selection_from_the_query_string(project, admin_u
 def test_bad_create_input_is_422_naming_the_field(project, admin_user, alice, extra, field, message):
     TraceFactory(project=project)
     response = signed_in(admin_user, project).post(
-        reverse("queue-create"), create_form(project, [alice], **extra)
+        page_url("queue-create", project), create_form(project, [alice], **extra)
     )
     assert response.status_code == 422
     page = response.content.decode()
@@ -190,7 +197,7 @@ def test_bad_create_input_is_422_naming_the_field(project, admin_user, alice, ex
 def test_selection_with_another_projects_trace_is_422(project, other_project, admin_user, alice):
     theirs = TraceFactory(project=other_project)
     data = create_form(project, [alice], source="selection", trace_ids=str(theirs.pk))
-    response = signed_in(admin_user, project).post(reverse("queue-create"), data)
+    response = signed_in(admin_user, project).post(page_url("queue-create", project), data)
     assert response.status_code == 422 and 'data-field="trace_ids"' in response.content.decode()
     assert not ReviewQueue.objects.exists()
 
@@ -198,14 +205,16 @@ def test_selection_with_another_projects_trace_is_422(project, other_project, ad
 def test_only_admins_can_create(project, reviewer, alice):
     TraceFactory(project=project)
     client = signed_in(reviewer, project)
-    assert client.get(reverse("queue-create")).status_code == 403
-    assert client.post(reverse("queue-create"), create_form(project, [alice])).status_code == 403
+    assert client.get(page_url("queue-create", project)).status_code == 403
+    assert client.post(page_url("queue-create", project), create_form(project, [alice])).status_code == 403
     assert not ReviewQueue.objects.exists()
 
 
 def test_reviewers_outside_the_project_cannot_be_picked(project, admin_user, outsider):
     TraceFactory(project=project)
-    response = signed_in(admin_user, project).post(reverse("queue-create"), create_form(project, [outsider]))
+    response = signed_in(admin_user, project).post(
+        page_url("queue-create", project), create_form(project, [outsider])
+    )
     assert response.status_code == 422 and 'data-field="reviewers"' in response.content.decode()
 
 
@@ -302,7 +311,7 @@ def test_progress_page_shows_queue_and_reviewer_counts(project, admin_user, alic
     for user in (alice, alice, bob):
         client = signed_in(user, project)
         client.post(work_url(queue), post_values(queue, client.get(work_url(queue)).context["item"]))
-    response = signed_in(admin_user, project).get(reverse("queue-detail", args=[queue.pk]))
+    response = signed_in(admin_user, project).get(queue_url("queue-detail", queue))
     progress = response.context["progress"]
     assert (progress.done, progress.total) == (3, 3)
     assert [(r.reviewer.username, r.done) for r in progress.reviewers] == [("alice", 2), ("bob", 1)]
@@ -327,8 +336,8 @@ def test_untrusted_trace_content_is_escaped(project, admin_user, alice):
     client = signed_in(alice, project)
     pages = [
         client.get(work_url(queue)).content.decode(),
-        signed_in(admin_user, project).get(reverse("queue-list")).content.decode(),
-        signed_in(admin_user, project).get(reverse("queue-detail", args=[queue.pk])).content.decode(),
+        signed_in(admin_user, project).get(page_url("queue-list", project)).content.decode(),
+        signed_in(admin_user, project).get(queue_url("queue-detail", queue)).content.decode(),
     ]
     for page in pages:
         assert "<script>alert" not in page

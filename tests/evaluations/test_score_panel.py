@@ -28,7 +28,8 @@ def pages(project, admin_user, reviewer) -> dict[str, str]:
             score_delete(access=as_admin, score=gone)
         live = create(access=as_admin, name="accuracy", value="0.3", reason="first look", **subject)
         score_update(access=as_admin, score=live, changes={"value": "0.8"})
-    return {"trace": f"/app/traces/{trace.pk}/", "session": f"/app/sessions/{SESSION}/"}
+    app = f"/app/p/{project.pk}"
+    return {"trace": f"{app}/traces/{trace.pk}/", "session": f"{app}/sessions/{SESSION}/"}
 
 
 def _panel(client, url: str) -> str:
@@ -74,7 +75,7 @@ def test_an_edit_is_offered_only_where_the_service_would_allow_it(client, projec
     as_reviewer = ProjectAccess(project=project, user=reviewer, role=Membership.Role.REVIEWER)
     score = trace_score_create(access=as_reviewer, trace_id=trace.pk, name="quality", value="0.4", config=config)
     client.force_login(reviewer)
-    assert "saving edits your score" in _panel(client, f"/app/traces/{trace.pk}/")
+    assert "saving edits your score" in _panel(client, f"/app/p/{project.pk}/traces/{trace.pk}/")
     mine = {"access": as_reviewer, "name": "quality", "data_type": "NUMERIC", "config": config}
     assert own_annotation([score], **mine) == score
 

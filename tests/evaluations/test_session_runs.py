@@ -272,11 +272,11 @@ def test_the_session_page_shows_the_verdicts_and_flags_the_looping_traces(client
     looping = make_session(project, "looping", ["let me check that for you"] * 4)
     process_all(runs.session_eval_run_create_batch(access=system, session_ids=["looping"], metrics=BOTH).pk)
     client.force_login(admin_user)
-    page = client.get("/app/sessions/looping/").content.decode()
+    page = client.get(f"/app/p/{project.pk}/sessions/looping/").content.decode()
     assert 'id="agent-evaluation"' in page and "agent_reliability" in page and "agent_consistency" in page
     assert page.count('class="flagged"') == 3
     for trace in looping[1:]:
         assert f'<tr class="flagged" data-trace-id="{trace.pk}">' in page
-        assert f'href="/app/traces/{trace.pk}/' in page
+        assert f'href="/app/p/{project.pk}/traces/{trace.pk}/' in page
     assert f'<tr data-trace-id="{looping[0].pk}">' in page.split('id="traces"')[0]
-    assert 'id="agent-evaluation"' not in client.get("/app/sessions/").content.decode()
+    assert 'id="agent-evaluation"' not in client.get(f"/app/p/{project.pk}/sessions/").content.decode()

@@ -121,11 +121,11 @@ def test_successes_and_requests_without_credentials_never_count(anon, api, other
     assert get_traces(api).status_code == 200
 
 
-def test_a_throttled_address_can_still_use_the_pages(client, anon, reviewer):
+def test_a_throttled_address_can_still_use_the_pages(client, anon, reviewer, project):
     for _ in range(4):
         get_traces(anon, **bad_key())
     assert sign_in(client, "/app/login/", "reviewer", password=PASSWORD).status_code == 302
-    assert client.get("/app/traces/", REMOTE_ADDR="10.0.0.1").status_code == 200
+    assert client.get(f"/app/p/{project.pk}/traces/", REMOTE_ADDR="10.0.0.1").status_code == 200
 
 
 # The client address -------------------------------------------------------------------------------

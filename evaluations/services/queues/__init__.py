@@ -4,8 +4,10 @@ from .build import (
     MAX_HOLD_SECONDS,
     MAX_QUEUE_ITEMS,
     MIN_HOLD_SECONDS,
+    QueueItemsAdded,
     review_queue_archive,
     review_queue_create,
+    review_queue_items_add,
     review_queue_update,
 )
 from .work import (
@@ -18,7 +20,7 @@ from .work import (
 )
 
 __all__ = [
-    "CLAIM_ATTEMPTS", "MAX_HOLD_SECONDS", "MAX_QUEUE_ITEMS", "MIN_HOLD_SECONDS", "ReviewInput",
+    "CLAIM_ATTEMPTS", "MAX_HOLD_SECONDS", "MAX_QUEUE_ITEMS", "MIN_HOLD_SECONDS", "QueueItemsAdded", "ReviewInput",
     "queue_item_hold", "queue_item_review_submit", "queue_item_skip", "queue_next_item_claim",
-    "review_queue_archive", "review_queue_create", "review_queue_update",
+    "review_queue_archive", "review_queue_create", "review_queue_items_add", "review_queue_update",
 ]  # fmt: skip

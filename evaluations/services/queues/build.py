@@ -1,5 +1,6 @@
 """Building review queues: create one from the project's traces, edit its settings, archive it."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -7,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from evaluations.models import ReviewQueue, ReviewQueueItem, ScoreConfig
 from evaluations.selectors import queues as queue_selectors
+from pandaprobe.errors import NotFound
 from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.projects.models import Membership
 
@@ -117,6 +119,46 @@ def review_queue_create(
             ReviewQueueItem(queue=queue, trace=trace, position=index) for index, trace in enumerate(traces, 1)
         )
     return queue
+
+
+@dataclass(frozen=True)
+class QueueItemsAdded:
+    """What `review_queue_items_add` did with each id it was given."""
+
+    added: int
+    already_queued: int
+    not_found: int  # not a trace of the project: left out
+
+
+def review_queue_items_add(
+    *, access: ProjectAccess, queue: ReviewQueue, trace_ids: list[UUID]
+) -> QueueItemsAdded:
+    """Append the project's traces with these ids to an open queue, after its last item and in the
+    order given; traces already in it are skipped, ids of no trace of the project left out (never
+    added). Only project admins may; a ValidationError naming `queue` for an archived queue and
+    `trace_ids` when the queue would pass `MAX_QUEUE_ITEMS`."""
+    access.require(Action.QUEUE_MANAGE, "Only project admins can add traces to review queues")
+    if queue.project_id != access.project.pk:
+        raise NotFound("Queue not found")
+    ids = list(dict.fromkeys(trace_ids))
+    found = queue_selectors.traces_found(project=access.project, trace_ids=ids)
+    with transaction.atomic():
+        # The queue's row lock orders concurrent additions: each numbers its items after the other's.
+        queue = ReviewQueue.objects.select_for_update().get(pk=queue.pk)
+        if queue.is_archived:
+            raise ValidationError({"queue": f"'{queue.name}' is archived: restore it to add traces"})
+        queued = queue_selectors.queued_trace_ids(queue=queue, trace_ids=found)
+        new = [trace_id for trace_id in ids if trace_id in found and trace_id not in queued]
+        count, last = queue_selectors.queue_size(queue=queue)
+        if count + len(new) > MAX_QUEUE_ITEMS:
+            raise ValidationError(
+                {"trace_ids": f"at most {MAX_QUEUE_ITEMS} traces per queue ({count} already)"}
+            )
+        ReviewQueueItem.objects.bulk_create(
+            ReviewQueueItem(queue=queue, trace_id=trace_id, position=last + index)
+            for index, trace_id in enumerate(new, 1)
+        )
+    return QueueItemsAdded(added=len(new), already_queued=len(queued), not_found=len(ids) - len(found))
 
 
 def review_queue_update(
