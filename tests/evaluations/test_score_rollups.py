@@ -19,7 +19,7 @@ from django.utils import timezone
 from evaluations.models import EvalRun, ScoreRollup, SessionScore, TraceScore
 from evaluations.services import runs as run_services
 from evaluations.services.rollups import hour_of, score_rollup_rebuild
-from evaluations.services.scores import score_delete, score_update, trace_score_create
+from evaluations.services.scores import score_delete, score_update, trace_score_create, trace_scores_create
 from evaluations.services.session_scores import session_score_create
 from pandaprobe.errors import NotFound
 from pandaprobe.projects.access import ProjectAccess
@@ -119,6 +119,10 @@ class Writer:
             if self.rng.random() < 0.3:
                 session_score_create(access=access, session_id=trace.session_id, **fields)
                 return "create a session score"
+            if self.rng.random() < 0.3:  # as the judge stores a trace's metrics: one transaction
+                more = self.fields(access)
+                trace_scores_create(access=access, trace_id=trace.pk, scores=[fields, more])
+                return "create two trace scores at once"
             trace_score_create(access=access, trace_id=trace.pk, **fields)
             return "create a trace score"
         except IntegrityError:  # the run scored this target on this metric already
@@ -274,7 +278,7 @@ def test_racing_writers_leave_rollups_equal_to_the_scores(project):
 
 
 def _race_step(rng: random.Random, access: ProjectAccess, traces: list) -> None:
-    action = rng.choices(["create", "edit", "delete", "purge"], weights=[8, 3, 2, 1])[0]
+    action = rng.choices(["create", "judge", "edit", "delete", "purge"], weights=[6, 3, 3, 2, 1])[0]
     score = TraceScore.objects.order_by("?").first()
     try:
         if action == "edit" and score is not None:
@@ -285,6 +289,12 @@ def _race_step(rng: random.Random, access: ProjectAccess, traces: list) -> None:
             index = rng.randrange(len(traces))
             trace_services.trace_delete(access=access, trace=traces[index])
             traces[index] = TraceFactory(project=access.project, session_id="s-1")
+        elif action == "judge":  # several rows locked by one transaction, in key order
+            names = rng.sample(["accuracy", "safety", "tone"], 3)
+            scores = [
+                {"name": name, "value": str(rng.randint(0, 10) / 10), "source": "AUTOMATED"} for name in names
+            ]
+            trace_scores_create(access=access, trace_id=rng.choice(traces).pk, scores=scores)
         else:
             source = rng.choice(["AUTOMATED", "PROGRAMMATIC"])
             trace_score_create(access=access, trace_id=rng.choice(traces).pk, name="accuracy",
