@@ -9,6 +9,14 @@ from django.utils import timezone
 
 from pandaprobe.projects.models import Membership, Project
 from pandaprobe.traces.models import Span, SpanKind, Trace
+from pandaprobe.traces.rollup import (
+    Contribution,
+    model_totals,
+    rollup_change,
+    span_values,
+    trace_contribution,
+    trace_key,
+)
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
@@ -55,6 +63,13 @@ class TraceFactory(factory.django.DjangoModelFactory):
     input = factory.LazyFunction(lambda: {"messages": [{"role": "user", "content": "hello"}]})
     output = factory.LazyFunction(lambda: {"messages": [{"role": "assistant", "content": "hi"}]})
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        trace = super()._create(model_class, *args, **kwargs)
+        # Counted in the hourly rollup as ingestion counts a trace: the analytics read it.
+        rollup_change(project_id=trace.project_id, before=None, after=trace_contribution(trace))
+        return trace
+
 
 class SpanFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -65,6 +80,14 @@ class SpanFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"step-{n}")
     kind = SpanKind.LLM
     started_at = factory.LazyAttribute(lambda s: s.trace.started_at)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        span = super()._create(model_class, *args, **kwargs)
+        trace = span.trace  # its totals are the test's to set: only the span's model row is counted
+        added = Contribution(trace_key(trace), None, model_totals([span_values(span)]))
+        rollup_change(project_id=trace.project_id, before=None, after=added)
+        return span
 
 
 class RolledUpScoreFactory(factory.django.DjangoModelFactory):

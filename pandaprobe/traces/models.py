@@ -77,7 +77,11 @@ class Trace(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["project", "-started_at"], name="trace_project_started"),
+            # `latency_ms` included: the analytics' percentiles read it from the index alone (an
+            # index-only scan of the window), not from a million heap pages.
+            models.Index(
+                fields=["project", "-started_at"], name="trace_project_started", include=["latency_ms"]
+            ),
             models.Index(fields=["project", "session_id", "started_at"], name="trace_project_session"),
             models.Index(fields=["project", "user_id"], name="trace_project_user"),
             models.Index(fields=["project", "status", "-started_at"], name="trace_project_status"),
@@ -123,3 +127,48 @@ class Span(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
+
+
+class TraceHourStats(models.Model):
+    """The project's traces that started in one UTC hour in one environment, summed: what the
+    operations analytics add up instead of reading every trace (`analytics/selectors/operations.py`).
+    The row with model "" counts the traces themselves; a row with a model counts the calls, tokens
+    and cost of that model's spans in those traces (the top models), and only those.
+
+    Kept exact by every service that writes traces, in its own transaction (`rollup.py`: a trace's
+    contribution is added, subtracted on delete, and swapped for its new one on a merge), and rebuilt
+    from the traces by `trace_rollup_rebuild` (`manage.py rebuild_trace_rollup`) after writes that
+    bypass the services (a SQL bulk load). A row left counting nothing is deleted.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # Found by `trace_hour_stats_key` (project, ...); an index of its own would only cost writes.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    # The trace's environment, "" for none (a unique key treats NULLs as distinct: no upsert).
+    environment = models.CharField(max_length=255, blank=True, default="")
+    model = models.CharField(max_length=255, blank=True, default="")
+    # The traces' row: traces, errors, and those with a latency (ended ones) with their sum (for the
+    # average; percentiles cannot be summed).
+    trace_count = models.BigIntegerField(default=0)
+    error_count = models.BigIntegerField(default=0)
+    latency_count = models.BigIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0.0)
+    # A model's row: its spans.
+    call_count = models.BigIntegerField(default=0)
+    # Both: the traces' totals, or the model's spans'.
+    total_tokens = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    total_cost = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "hour", "environment", "model"], name="trace_hour_stats_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        counted = f"{self.call_count} {self.model} calls" if self.model else f"{self.trace_count} traces"
+        return f"{counted} at {self.hour:%Y-%m-%d %H:00} UTC ({self.environment or 'no environment'})"

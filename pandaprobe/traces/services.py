@@ -3,6 +3,10 @@
 Ingestion is an upsert on `trace_id` within a project, stored before the request is answered (one
 transaction, bulk inserts), so a score sent right after its trace always finds it:
 non-null fields overwrite, metadata merges, tags union, spans upsert by `span_id`.
+
+Every write that changes what the analytics count (a trace's start hour, environment, status,
+latency, tokens, cost; a span's model, tokens, cost) also updates the hourly rollup in the same
+transaction, last (`rollup.py`): the contribution before the write is swapped for the one after.
 """
 
 import uuid
@@ -20,6 +24,14 @@ from pandaprobe.projects.access import Action, ProjectAccess
 from pandaprobe.projects.models import Project
 
 from .models import Span, SpanKind, SpanStatus, Trace, TraceStatus
+from .rollup import (
+    model_totals,
+    rollup_change,
+    span_values,
+    stored_model_totals,
+    trace_contribution,
+    traces_removal,
+)
 from .selectors import traces_of
 
 # Fields copied as they come when not null; metadata, tags and spans have their own rules.
@@ -131,15 +143,17 @@ def _merge_span(span: Span, data: dict) -> Span:
     return span
 
 
-def _upsert_spans(trace: Trace, spans_data: list[dict]) -> list[Span]:
-    """Insert or merge spans of an existing trace by `span_id`."""
+def _upsert_spans(trace: Trace, spans_data: list[dict]) -> tuple[list[Span], list[tuple]]:
+    """Insert or merge spans of an existing trace by `span_id`: the spans as stored now, and the
+    `span_values` of those they replaced (for the rollup's difference)."""
     existing = {s.span_id: s for s in trace.spans.filter(span_id__in=[d["span_id"] for d in spans_data])}
+    replaced = [span_values(span) for span in existing.values()]  # before the merge changes them
     spans = [_merge_span(existing.get(d["span_id"]) or _new_span(trace, d), d) for d in spans_data]
     if spans:
         Span.objects.bulk_create(
             spans, update_conflicts=True, unique_fields=["trace", "span_id"], update_fields=SPAN_UPSERT_FIELDS
         )
-    return spans
+    return spans, replaced
 
 
 def _refresh_totals(trace: Trace) -> None:
@@ -176,19 +190,40 @@ def trace_ingest(*, access: ProjectAccess, data: dict) -> Trace:
             trace = _lock_trace(project, data["trace_id"])
             if trace is None:
                 # Deleted since (a DELETE racing re-ingestion): store it anew, unless another delivery
-                # just did (ON CONFLICT DO NOTHING waits for that one to commit, then leaves it be).
-                Trace.objects.bulk_create([_new_trace(project, data)], ignore_conflicts=True)
+                # just did (the insert waits for that one to commit, then fails on the key: left be).
+                _trace_insert_bare(project, data)
                 trace = _lock_trace(project, data["trace_id"])
             if trace is not None:  # else deleted again in between: try again
                 return _trace_merge(trace, data, spans_data)
     raise Conflict("This trace was deleted and re-created while it was being stored; send it again")
 
 
+def _trace_insert_bare(project: Project, data: dict) -> None:
+    """Insert the trace without its spans unless its id is taken (then leave the stored one be)."""
+    try:
+        with transaction.atomic():
+            trace = _new_trace(project, data)
+            trace.save(force_insert=True)
+            rollup_change(project_id=project.pk, before=None, after=trace_contribution(trace))
+    except IntegrityError:
+        pass
+
+
 def _trace_merge(trace: Trace, data: dict, spans_data: list[dict]) -> Trace:
+    before = trace_contribution(trace)
     _merge_trace(trace, data)
-    _upsert_spans(trace, spans_data)
+    moved = trace_contribution(trace).key != before.key  # a new start hour or environment
+    if moved:  # every span's model row moves with the trace
+        before.models = stored_model_totals(trace.pk)
+    spans, replaced = _upsert_spans(trace, spans_data)
     _refresh_totals(trace)
     trace.save()
+    if moved:
+        after = trace_contribution(trace, stored_model_totals(trace.pk))
+    else:  # the spans not sent are counted the same before and after: only the sent ones differ
+        before.models = model_totals(replaced)
+        after = trace_contribution(trace, model_totals(map(span_values, spans)))
+    rollup_change(project_id=trace.project_id, before=before, after=after)
     return trace
 
 
@@ -200,6 +235,8 @@ def _trace_create(project: Project, data: dict, spans_data: list[dict]) -> Trace
         setattr(trace, field, sum(getattr(s, field) for s in spans))
     trace.save(force_insert=True)
     Span.objects.bulk_create(spans)
+    after = trace_contribution(trace, model_totals(map(span_values, spans)))
+    rollup_change(project_id=project.pk, before=None, after=after)
     return trace
 
 
@@ -247,9 +284,13 @@ def spans_add(*, access: ProjectAccess, trace: Trace, spans_data: list[dict]) ->
     access.require(Action.TRACE_INGEST)
     with transaction.atomic():
         trace = _lock_existing(trace.pk)
-        spans = _upsert_spans(trace, _dedupe_spans(spans_data))
+        before = trace_contribution(trace)
+        spans, replaced = _upsert_spans(trace, _dedupe_spans(spans_data))
         _refresh_totals(trace)
         trace.save(update_fields=TRACE_TOTALS)
+        before.models = model_totals(replaced)
+        after = trace_contribution(trace, model_totals(map(span_values, spans)))
+        rollup_change(project_id=trace.project_id, before=before, after=after)
     return spans
 
 
@@ -259,11 +300,16 @@ def trace_update(*, access: ProjectAccess, trace: Trace, data: dict) -> Trace:
     access.require(Action.TRACE_EDIT)
     with transaction.atomic():
         trace = _lock_existing(trace.pk)
+        before = trace_contribution(trace)
         tags = data.get("tags")
         _merge_trace(trace, {k: v for k, v in data.items() if k != "tags"})
         if tags is not None:
             trace.tags = list(dict.fromkeys(tags))
         trace.save()
+        after = trace_contribution(trace)
+        if after.key != before.key:  # a new start hour or environment: its spans' model rows move too
+            before.models = after.models = stored_model_totals(trace.pk)
+        rollup_change(project_id=trace.project_id, before=before, after=after)
     return trace
 
 
@@ -273,10 +319,13 @@ def span_update(*, access: ProjectAccess, span: Span, data: dict) -> Span:
     with transaction.atomic():
         trace = _lock_existing(span.trace_id)
         span = Span.objects.get(pk=span.pk)
+        before = trace_contribution(trace, model_totals([span_values(span)]))
         _merge_span(span, data)
         span.save()
         _refresh_totals(trace)
         trace.save(update_fields=TRACE_TOTALS)
+        after = trace_contribution(trace, model_totals([span_values(span)]))
+        rollup_change(project_id=trace.project_id, before=before, after=after)
     return span
 
 
@@ -321,9 +370,11 @@ def _traces_delete(access: ProjectAccess, traces: QuerySet) -> int:
             return 0
         trace_ids = [pk for pk, _ in locked]
         session_ids = _emptied_sessions(access.project, locked)
+        removal = traces_removal(trace_ids)
         for purge in _trace_dependents:
             purge(access=access, trace_ids=trace_ids, session_ids=session_ids)
         Trace.objects.filter(pk__in=trace_ids).delete()
+        removal.apply(access.project.pk)
     return len(trace_ids)
 
 
