@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from evaluations import judge
 from evaluations.metrics import Metric, Outcome, TraceView, extractions_for
 
+# A trace's first calls (its shared extractions) wait behind other traces' metric calls, so the traces
+# under way finish first (`judge._Slots`).
+FIRST_CALL_URGENCY = 1
+
 
 @dataclass
 class MetricResult:
@@ -36,8 +40,9 @@ class TraceEvaluation:
 def _extract(config: judge.JudgeConfig, view: TraceView, extraction) -> tuple[dict | None, str | None, judge.Usage]:
     try:
         data, usage = judge.complete_json(
-            config, extraction.messages(view, {}), extraction.output_schema, extraction.prompt_name
-        )
+            config, extraction.messages(view, {}), extraction.output_schema, extraction.prompt_name,
+            urgency=FIRST_CALL_URGENCY,
+        )  # fmt: skip
     except judge.JudgeError as error:
         return None, f"{extraction.name} extraction failed: {error}", judge.Usage()
     return data, None, usage

@@ -118,3 +118,33 @@ def test_providers_report_what_is_configured(settings, monkeypatch):
     assert statuses["anthropic"]["available"] and not statuses["openai"]["available"]
     assert "OPENAI_API_KEY" in statuses["openai"]["message"]
     assert statuses["openai_compatible"]["available"]
+
+
+def test_a_freed_judge_slot_goes_to_the_most_urgent_waiter_then_the_longest_waiting():
+    import threading
+    import time
+
+    slots, order = judge._Slots(1), []
+    release = threading.Event()
+
+    def holder():
+        with slots.held(0):
+            release.wait(5)
+
+    def waiter(name: str, urgency: int):
+        with slots.held(urgency):
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    time.sleep(0.05)
+    for name, urgency in (("first call A", 1), ("first call B", 1), ("metric call", 0)):
+        threads.append(threading.Thread(target=waiter, args=(name, urgency)))
+        threads[-1].start()
+        time.sleep(0.05)  # each is waiting before the next arrives
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["metric call", "first call A", "first call B"]
+    with slots.held(1):  # every slot came back
+        pass
