@@ -77,6 +77,22 @@ def test_production_like_environment_is_honoured(tmp_path):
     assert shown["broker"] == "dramatiq.brokers.redis.RedisBroker" and shown["debug"] is False
 
 
+SHOW_DATABASE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "d = s.DATABASES['default']; print(json.dumps({'pool': d.get('OPTIONS', {}).get('pool'), "
+    "'max_age': d.get('CONN_MAX_AGE')}))"
+)
+
+
+def test_postgresql_goes_through_a_pool_per_process_unless_told_otherwise(tmp_path):
+    pooled = start(tmp_path, SHOW_DATABASE, DATABASE_URL="postgres://h/db", DB_POOL_MAX_SIZE="24")
+    assert pooled.returncode == 0, pooled.stderr
+    shown = json.loads(pooled.stdout)
+    assert shown["pool"]["max_size"] == 24 and not shown["max_age"]  # Django refuses both at once
+    persistent = start(tmp_path, SHOW_DATABASE, DATABASE_URL="postgres://h/db", DB_POOL_MAX_SIZE="0")
+    assert json.loads(persistent.stdout) == {"pool": None, "max_age": 60}
+
+
 @pytest.mark.parametrize(
     "env, variable",
     [
@@ -97,7 +113,8 @@ def test_production_like_environment_is_honoured(tmp_path):
         ({"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, "SECURE_PROXY_SSL_HEADER"),
         ({"SECURE_HSTS_SECONDS": "a year"}, "SECURE_HSTS_SECONDS"),
         ({"SECURE_HSTS_PRELOAD": "sure"}, "SECURE_HSTS_PRELOAD"),
-        ({"DATABASE_URL": "postgres://h/db", "DB_CONN_MAX_AGE": "soon"}, "DB_CONN_MAX_AGE"),
+        ({"DATABASE_URL": "postgres://h/db", "DB_POOL_MAX_SIZE": "many"}, "DB_POOL_MAX_SIZE"),
+        ({"DATABASE_URL": "postgres://h/db", "DB_POOL_MAX_SIZE": "0", "DB_CONN_MAX_AGE": "soon"}, "DB_CONN_MAX_AGE"),
     ],
 )
 def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path, env, variable):
