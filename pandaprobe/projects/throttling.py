@@ -64,6 +64,12 @@ def _count(request: HttpRequest, *, group: str, key: Callable, rate: str) -> int
     return max(1, usage["time_left"])
 
 
+def _too_many_page(request: HttpRequest, wait: int) -> HttpResponse:
+    response = render(request, "429.html", {"retry_after": wait}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def login_throttled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap a sign-in view: every POST counts per client address and per submitted username; past
     either rate the answer is a 429 page with Retry-After instead of the view."""
@@ -84,9 +90,7 @@ def login_throttled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         wait = max((seconds for seconds in waits if seconds), default=None)
         if wait is None:
             return view(request, *args, **kwargs)
-        response = render(request, "429.html", {"retry_after": wait}, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return _too_many_page(request, wait)
 
     return throttled
 
@@ -140,8 +144,6 @@ def run_writes_throttled(view: Callable[..., HttpResponse]) -> Callable[..., Htt
         wait = eval_run_writes_wait(request) if request.method == "POST" else None
         if wait is None:
             return view(request, *args, **kwargs)
-        response = render(request, "429.html", {"retry_after": wait}, status=429)
-        response["Retry-After"] = str(wait)
-        return response
+        return _too_many_page(request, wait)
 
     return throttled

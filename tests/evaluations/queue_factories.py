@@ -64,3 +64,19 @@ def build_queue(project, admin, reviewers, *, configs=None, traces=None, n_trace
 
 
 GOOD_VALUES = {"correct": "true", "quality": "0.7", "tone": "polite"}
+
+
+def queue_create_data(project, reviewers, **extra) -> dict:
+    """The queue builder's form, filled in: a queue from the (empty) filter for `reviewers`."""
+    data = {
+        "name": "Errors this week",
+        "description": "",
+        "score_configs": [str(c.pk) for c in score_configs(project)],
+        "reviewers": [str(u.pk) for u in reviewers],
+        "reviewers_per_item": "1",
+        "hold_minutes": "10",
+        "source": "filter",
+        "limit": "100",
+        "trace_ids": "",
+    }
+    return {**data, **extra}

@@ -18,7 +18,7 @@ from pandaprobe.errors import PermissionDenied
 from pandaprobe.traces.models import Trace
 
 from ..factories import TraceFactory, TraceScoreFactory
-from .queue_factories import access_of, build_queue, score_configs, signed_in
+from .queue_factories import access_of, build_queue, queue_create_data, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -416,21 +416,6 @@ def test_a_reversed_date_range_is_400_naming_both_fields(admin, project, gap):
 # --- the queue builder's filter -------------------------------------------------------------------
 
 
-def queue_form(project, reviewers, **extra) -> dict:
-    data = {
-        "name": "Low correctness",
-        "description": "",
-        "score_configs": [str(c.pk) for c in score_configs(project)],
-        "reviewers": [str(u.pk) for u in reviewers],
-        "reviewers_per_item": "1",
-        "hold_minutes": "10",
-        "source": "filter",
-        "limit": "100",
-        "trace_ids": "",
-    }
-    return {**data, **extra}
-
-
 def test_the_queue_builder_shows_the_explorers_filter_boxes(admin, project):
     page = admin.get(explorer(project)).content.decode()
     filters = page[page.index('<form method="get" class="panel filters"') :].split("</form>")[0]
@@ -442,7 +427,7 @@ def test_the_queue_builder_shows_the_explorers_filter_boxes(admin, project):
 
 
 def test_preview_counts_the_matching_traces_and_creates_nothing(project, admin, alice, scored):
-    data = queue_form(
+    data = queue_create_data(
         project, [alice], name="Kept name", filter_score="correctness < 3", action="preview", limit="1"
     )
     response = admin.post(new_queue(project), data)
@@ -457,7 +442,7 @@ def test_preview_counts_the_matching_traces_and_creates_nothing(project, admin, 
 
 def test_preview_with_a_bad_filter_is_400_under_the_field(project, admin, alice):
     response = admin.post(
-        new_queue(project), queue_form(project, [alice], filter_score="correctness <", action="preview")
+        new_queue(project), queue_create_data(project, [alice], filter_score="correctness <", action="preview")
     )
     html = response.content.decode()
     assert response.status_code == 400 and "is not a score condition" in errors_of(html, "filter_score")[0]
@@ -481,7 +466,7 @@ def test_a_queue_from_the_explorers_filter_holds_its_traces_oldest_first(project
     TraceFactory(project=project, environment="prod", started_at=now - timedelta(days=3))
     TraceFactory(project=project, environment="dev", started_at=now - timedelta(minutes=1))
     response = admin.post(
-        new_queue(project), queue_form(project, [alice], filter_environment="PROD", filter_range="24h")
+        new_queue(project), queue_create_data(project, [alice], filter_environment="PROD", filter_range="24h")
     )
     queue = ReviewQueue.objects.get()
     assert response.status_code == 302 and queued(queue) == [old.pk, new.pk]
@@ -492,7 +477,7 @@ def test_creating_with_a_bad_filter_is_422_naming_it_and_the_selection_ignores_t
 ):
     trace = TraceFactory(project=project)
     bad = {"filter_started_after": "2024-05-02T10:00", "filter_started_before": "2024-05-01T10:00"}
-    response = admin.post(new_queue(project), queue_form(project, [alice], **bad))
+    response = admin.post(new_queue(project), queue_create_data(project, [alice], **bad))
     html = response.content.decode()
     assert (
         response.status_code == 422
@@ -500,6 +485,6 @@ def test_creating_with_a_bad_filter_is_422_naming_it_and_the_selection_ignores_t
         and not ReviewQueue.objects.exists()
     )
     response = admin.post(
-        new_queue(project), queue_form(project, [alice], source="selection", trace_ids=str(trace.pk), **bad)
+        new_queue(project), queue_create_data(project, [alice], source="selection", trace_ids=str(trace.pk), **bad)
     )
     assert response.status_code == 302 and queued(ReviewQueue.objects.get()) == [trace.pk]

@@ -15,7 +15,7 @@ from pandaprobe.projects.models import Membership
 from pandaprobe.traces.models import TraceStatus
 
 from ..factories import MembershipFactory, SpanFactory, TraceFactory
-from .queue_factories import GOOD_VALUES, build_queue, queue_url, score_configs, signed_in
+from .queue_factories import GOOD_VALUES, build_queue, queue_create_data, queue_url, score_configs, signed_in
 
 XSS = "<script>alert('pwn')</script>"
 
@@ -123,28 +123,12 @@ def test_item_of_another_queue_is_404(project, admin_user, alice, queue):
 # Building ----------------------------------------------------------------------------------------
 
 
-def create_form(project, reviewers, **extra) -> dict:
-    data = {
-        "name": "Errors this week",
-        "description": "",
-        "score_configs": [str(c.pk) for c in score_configs(project)],
-        "reviewers": [str(u.pk) for u in reviewers],
-        "reviewers_per_item": "1",
-        "hold_minutes": "10",
-        "source": "filter",
-        "limit": "100",
-        "trace_ids": "",
-    }
-    data.update(extra)
-    return data
-
-
 def test_admin_builds_a_queue_from_a_filter(project, admin_user, alice, bob):
     errors = [TraceFactory(project=project, status=TraceStatus.ERROR, tags=["prod"]) for _ in range(3)]
     TraceFactory(project=project, status=TraceStatus.ERROR, tags=["dev"])
     TraceFactory(project=project, status=TraceStatus.COMPLETED, tags=["prod"])
     client = signed_in(admin_user, project)
-    data = create_form(
+    data = queue_create_data(
         project, [alice, bob], filter_status="ERROR", filter_tags="prod", reviewers_per_item="2"
     )
     response = client.post(page_url("queue-create", project), data)
@@ -159,7 +143,7 @@ def test_admin_builds_a_queue_from_a_filter(project, admin_user, alice, bob):
 def test_admin_builds_a_queue_from_a_selection(project, admin_user, alice):
     a, b = TraceFactory(project=project), TraceFactory(project=project)
     client = signed_in(admin_user, project)
-    data = create_form(project, [alice], source="selection", trace_ids=f"{b.pk}, {a.pk}\n{b.pk}")
+    data = queue_create_data(project, [alice], source="selection", trace_ids=f"{b.pk}, {a.pk}\n{b.pk}")
     assert client.post(page_url("queue-create", project), data).status_code == 302
     queue = ReviewQueue.objects.get(project=project)
     assert list(queue.items.order_by("position").values_list("trace_id", flat=True)) == [b.pk, a.pk]
@@ -186,7 +170,7 @@ def test_create_page_prefills_a_selection_from_the_query_string(project, admin_u
 def test_bad_create_input_is_422_naming_the_field(project, admin_user, alice, extra, field, message):
     TraceFactory(project=project)
     response = signed_in(admin_user, project).post(
-        page_url("queue-create", project), create_form(project, [alice], **extra)
+        page_url("queue-create", project), queue_create_data(project, [alice], **extra)
     )
     assert response.status_code == 422
     page = response.content.decode()
@@ -196,7 +180,7 @@ def test_bad_create_input_is_422_naming_the_field(project, admin_user, alice, ex
 
 def test_selection_with_another_projects_trace_is_422(project, other_project, admin_user, alice):
     theirs = TraceFactory(project=other_project)
-    data = create_form(project, [alice], source="selection", trace_ids=str(theirs.pk))
+    data = queue_create_data(project, [alice], source="selection", trace_ids=str(theirs.pk))
     response = signed_in(admin_user, project).post(page_url("queue-create", project), data)
     assert response.status_code == 422 and 'data-field="trace_ids"' in response.content.decode()
     assert not ReviewQueue.objects.exists()
@@ -206,14 +190,14 @@ def test_only_admins_can_create(project, reviewer, alice):
     TraceFactory(project=project)
     client = signed_in(reviewer, project)
     assert client.get(page_url("queue-create", project)).status_code == 403
-    assert client.post(page_url("queue-create", project), create_form(project, [alice])).status_code == 403
+    assert client.post(page_url("queue-create", project), queue_create_data(project, [alice])).status_code == 403
     assert not ReviewQueue.objects.exists()
 
 
 def test_reviewers_outside_the_project_cannot_be_picked(project, admin_user, outsider):
     TraceFactory(project=project)
     response = signed_in(admin_user, project).post(
-        page_url("queue-create", project), create_form(project, [outsider])
+        page_url("queue-create", project), queue_create_data(project, [outsider])
     )
     assert response.status_code == 422 and 'data-field="reviewers"' in response.content.decode()
 
