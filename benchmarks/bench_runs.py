@@ -22,11 +22,16 @@ sequential reference. The stub reports the calls it saw, the most in flight at o
 flight during each measurement (its busy time over the wall time), which says whether the
 service keeps 32 calls going.
 
+Each side is measured `repeat` times (a new run over the same traces; the bare loop again) and
+compared by its median: on a shared two-core machine one measurement of ten seconds varies by a
+fifth from the next. The other rows describe the service run of median wall time.
+
 Options (`-o key=value`): traces=100 latency=0.2 concurrency=32 processes=2 threads=8
-metrics=task_completion,tool_correctness,step_efficiency sequential=20 database=bench_runs, and
-per_message (PANDAPROBE_RUN_TARGETS_PER_MESSAGE; the setting's default when absent).
+metrics=task_completion,tool_correctness,step_efficiency sequential=20 repeat=3 database=bench_runs,
+and per_message (PANDAPROBE_RUN_TARGETS_PER_MESSAGE; the setting's default when absent).
 """
 
+import asyncio
 import json
 import os
 import statistics
@@ -54,9 +59,10 @@ DEFAULTS = {
     "threads": "8",
     "metrics": "task_completion,tool_correctness,step_efficiency",
     "sequential": "20",
+    "repeat": "3",
     "database": "bench_runs",
 }
-QUICK = {"traces": "20", "sequential": "5"}
+QUICK = {"traces": "20", "sequential": "5", "repeat": "1"}
 WARM_UP_TRACES = 2
 MIN_EFFICIENCY = 0.8
 MIN_SPEED_UP = 16
@@ -90,10 +96,16 @@ def run(args) -> list[dict]:
             **({"PANDAPROBE_RUN_TARGETS_PER_MESSAGE": opts["per_message"]} if "per_message" in opts else {}),
         )
         common.manage("migrate", "--noinput", "-v0", env=env)
-        service = _service(env, opts, stub, work)
-        bare = common.child(env, __file__, "--bare", json.dumps({**opts, "calls": service["stub"]["calls"]}))
-        bare["stub"] = stub.seen(bare["started"], bare["ended"])
-    return rows + _rows(opts, service, bare)
+        services = _service(env, opts, stub, work)
+        bare = common.child(env, __file__, "--bare", json.dumps({**opts, "calls": services[0]["stub"]["calls"]}))
+        for loop in (*bare["loops"]["threads"], *bare["loops"]["asyncio"]):
+            loop["stub"] = stub.seen(loop["started"], loop["ended"])
+    return rows + _rows(opts, services, bare)
+
+
+def _median(measurements: list[dict]) -> dict:
+    """The measurement of median wall time (the lower middle one of an even count)."""
+    return sorted(measurements, key=lambda m: m["wall_s"])[(len(measurements) - 1) // 2]
 
 
 # --- the stub judge, a process of its own ---------------------------------------------------------
@@ -166,7 +178,7 @@ def _stub_main(latency: float) -> None:
 # --- the service ----------------------------------------------------------------------------------
 
 
-def _service(env: dict, opts: dict, stub: _Stub, work: Path) -> dict:
+def _service(env: dict, opts: dict, stub: _Stub, work: Path) -> list[dict]:
     key = common.api_key_issue(env, PROJECT)
     body = json.loads(bench_ingest._write_body(work / "trace.json", env).read_text())
     port = common.free_port()
@@ -181,9 +193,14 @@ def _service(env: dict, opts: dict, stub: _Stub, work: Path) -> dict:
         metrics = opts["metrics"].split(",")
         _run_to_end(api, trace_ids[:WARM_UP_TRACES], metrics)  # the worker imports litellm
         pids = {"worker": worker.pid, "API server": server.pid, "stub judge": stub.process.pid}
-        cpu, machine, started = _cpu(pids), common.machine_busy(), time.monotonic()
-        run = _run_to_end(api, trace_ids, metrics)
-        ended, after, machine_after = time.monotonic(), _cpu(pids), common.machine_busy()
+        return [_measured(api, trace_ids, metrics, pids, stub) for _ in range(int(opts["repeat"]))]
+
+
+def _measured(api: "_Api", trace_ids: list[str], metrics: list[str], pids: dict, stub: _Stub) -> dict:
+    """One run over `trace_ids`, timed from its POST until it is COMPLETED, with the CPU it took."""
+    cpu, machine, started = _cpu(pids), common.machine_busy(), time.monotonic()
+    run = _run_to_end(api, trace_ids, metrics)
+    ended, after, machine_after = time.monotonic(), _cpu(pids), common.machine_busy()
     spent = {name: after[name] - cpu[name] for name in cpu}
     cores = (machine_after[0] - machine[0]) / (machine_after[1] - machine[1]) * os.cpu_count()
     return {"wall_s": ended - started, "cpu_s": spent["worker"], "cpu": spent, "machine_cores": cores,
@@ -259,6 +276,14 @@ def _judge_calls(opts: dict) -> list[tuple[list[dict], dict, str]]:
     return calls
 
 
+def _threads_loop(complete, calls: list, concurrency: int):
+    def loop() -> None:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(complete, calls))
+
+    return loop
+
+
 def _bare_main(opts: dict) -> None:
     import django
 
@@ -270,44 +295,66 @@ def _bare_main(opts: dict) -> None:
     prompts = _judge_calls(opts)
     calls = [prompts[i % len(prompts)] for i in range(int(opts["calls"]))]
 
-    def complete(call) -> None:
+    def arguments(call) -> dict:
         messages, schema, name = call
-        litellm.completion(
-            model=config.litellm_model(config.model), messages=messages, temperature=0,
-            response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}},
-            **config.call_options(),
-        )  # fmt: skip
+        return {"model": config.litellm_model(config.model), "messages": messages, "temperature": 0,
+                "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}},
+                **config.call_options()}  # fmt: skip
+
+    def complete(call) -> None:
+        litellm.completion(**arguments(call))
+
+    async def complete_all() -> None:
+        in_flight = asyncio.Semaphore(int(opts["concurrency"]))
+
+        async def one(call) -> None:
+            async with in_flight:
+                await litellm.acompletion(**arguments(call))
+
+        await asyncio.gather(*(one(call) for call in calls))
 
     complete(calls[0])  # warm-up: the first call builds litellm's client
-    cpu, started = time.process_time(), time.monotonic()
-    with ThreadPoolExecutor(max_workers=int(opts["concurrency"])) as pool:
-        list(pool.map(complete, calls))
-    cpu, ended = time.process_time() - cpu, time.monotonic()
+    asyncio.run(litellm.acompletion(**arguments(calls[0])))
+    loops = {"threads": [], "asyncio": []}
+    for _ in range(int(opts["repeat"])):
+        for style, loop in (("threads", _threads_loop(complete, calls, int(opts["concurrency"]))),
+                            ("asyncio", lambda: asyncio.run(complete_all()))):  # fmt: skip
+            cpu, started = time.process_time(), time.monotonic()
+            loop()
+            cpu, ended = time.process_time() - cpu, time.monotonic()
+            loops[style].append({"started": started, "ended": ended, "wall_s": ended - started, "cpu_s": cpu})
     sequential = []
     for call in calls[: int(opts["sequential"])]:
         began = time.monotonic()
         complete(call)
         sequential.append(time.monotonic() - began)
-    print(json.dumps({"started": started, "ended": ended, "wall_s": ended - started, "cpu_s": cpu,
-                      "sequential_s": statistics.mean(sequential)}))  # fmt: skip
+    print(json.dumps({"loops": loops, "sequential_s": statistics.mean(sequential)}))
 
 
 # --- the table ------------------------------------------------------------------------------------
 
 
-def _rows(opts: dict, service: dict, bare: dict) -> list[dict]:
+def _rows(opts: dict, services: list[dict], bare_loops: dict) -> list[dict]:
+    service, bare = _median(services), {**_median(bare_loops["loops"]["threads"]), "sequential_s": bare_loops["sequential_s"]}
+    bare_async = _median(bare_loops["loops"]["asyncio"])
     run, stub, calls = service["run"], service["stub"], service["stub"]["calls"]
     latency, concurrency = float(opts["latency"]), int(opts["concurrency"])
     pairs = run["total_targets"] * len(run["metric_names"])
     efficiency = bare["wall_s"] / service["wall_s"]
+    efficiency_async = bare_async["wall_s"] / service["wall_s"]
     sequential = calls * bare["sequential_s"]
     speed_up = sequential / service["wall_s"]
     label = f"{NAME} [{run['total_targets']} traces x {len(run['metric_names'])} metrics, {latency * 1000:g} ms judge]"
+    each = f"median of {len(services)}: " if len(services) > 1 else ""
     return [
-        row(f"{label} service wall time, POST to COMPLETED", round(service["wall_s"], 2), "s"),
-        row(f"{label} bare litellm loop, same calls, {concurrency} threads", round(bare["wall_s"], 2), "s"),
-        row(f"{label} efficiency, bare / service", round(efficiency, 3), "",
+        row(f"{label} service wall time, POST to COMPLETED ({each}{_walls(services)})", round(service["wall_s"], 2), "s"),
+        row(f"{label} bare litellm loop, same calls, litellm.completion from {concurrency} threads "
+            f"({each}{_walls(bare_loops['loops']['threads'])})", round(bare["wall_s"], 2), "s"),
+        row(f"{label} efficiency, bare / service (medians)", round(efficiency, 3), "",
             f">= {MIN_EFFICIENCY}", efficiency >= MIN_EFFICIENCY),
+        row(f"{label} bare asyncio loop, same calls, litellm.acompletion {concurrency} at once, as the judge "
+            f"calls it ({each}{_walls(bare_loops['loops']['asyncio'])})", round(bare_async["wall_s"], 2), "s"),
+        row(f"{label} efficiency against the asyncio loop", round(efficiency_async, 3), ""),
         row(f"{label} bound, calls x {latency:g} s / {concurrency}", round(calls * latency / concurrency, 2), "s"),
         row(f"{label} bare loop / bound", round(calls * latency / concurrency / bare["wall_s"], 3), ""),
         row(f"{label} sequential reference ({opts['sequential']} sequential calls' mean "
@@ -321,14 +368,20 @@ def _rows(opts: dict, service: dict, bare: dict) -> list[dict]:
         row(f"{label} failed trace-metric pairs", run["failed_count"], "", "0", run["failed_count"] == 0),
         row(f"{label} calls in flight at the stub: service peak / mean", _in_flight(stub), ""),
         row(f"{label} calls in flight at the stub: bare peak / mean", _in_flight(bare["stub"]), ""),
+        row(f"{label} calls in flight at the stub: asyncio loop peak / mean", _in_flight(bare_async["stub"]), ""),
         row(f"{label} CPU during the service run, seconds: "
             + " / ".join(service["cpu"]), " / ".join(f"{v:.2f}" for v in service["cpu"].values()), "s"),
         row(f"{label} cores busy on the machine during the service run", round(service["machine_cores"], 2), ""),
-        row(f"{label} CPU per judge call: service worker / bare loop",
-            f"{service['cpu_s'] * 1000 / calls:.1f} / {bare['cpu_s'] * 1000 / calls:.1f}", "ms"),
+        row(f"{label} CPU per judge call: service worker / bare loop / asyncio loop",
+            f"{service['cpu_s'] * 1000 / calls:.1f} / {bare['cpu_s'] * 1000 / calls:.1f} / "
+            f"{bare_async['cpu_s'] * 1000 / calls:.1f}", "ms"),
         row(f"{label} run's tokens, prompt / completion", f"{run['prompt_tokens']} / {run['completion_tokens']}", ""),
         row(f"{label} run's cost (unpriced calls: {run['unpriced_calls']})", run["cost"], "USD"),
     ]  # fmt: skip
+
+
+def _walls(measurements: list[dict]) -> str:
+    return " / ".join(f"{m['wall_s']:.2f}" for m in measurements)
 
 
 def _in_flight(stub: dict) -> str:
