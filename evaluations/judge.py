@@ -24,7 +24,7 @@ import os
 import random
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
@@ -76,10 +76,9 @@ def _calls_loop() -> asyncio.AbstractEventLoop:
     return _loop_of(os.getpid())
 
 
-def _await(coroutine, timeout: float):
-    """Run `coroutine` on the calls loop and wait for its result in this thread; past `timeout`
-    seconds it is cancelled and TimeoutError raised (litellm's own timeout normally comes first)."""
-    return asyncio.run_coroutine_threadsafe(asyncio.wait_for(coroutine, timeout), _calls_loop()).result()
+def _await(coroutine):
+    """Run `coroutine` on the calls loop and wait in this thread for its result."""
+    return asyncio.run_coroutine_threadsafe(coroutine, _calls_loop()).result()
 
 
 def warm_up() -> None:
@@ -91,7 +90,7 @@ def warm_up() -> None:
     _await(litellm.acompletion(
         model="openai/warm-up", messages=[{"role": "user", "content": "warm-up"}], mock_response="{}",
         api_key="not-needed",
-    ), 60)  # fmt: skip
+    ))  # fmt: skip
     import httpcore  # noqa: F401
 
     # What is loaded now lives as long as the process: out of the collector's sight, a full
@@ -104,35 +103,50 @@ class _Slots:
     """At most `size` judge calls in flight in this process; a call that ends hands its slot to the
     most urgent waiter (lowest `urgency`, then the longest waiting). A trace's metric calls go before
     other traces' first calls: a started trace finishes sooner, and its worker message with it (the
-    runs benchmark: items took 1.6 s on average, most of it waiting behind new items' first calls)."""
+    runs benchmark: items took 1.6 s on average, most of it waiting behind new items' first calls).
+
+    Used on the calls loop only (no lock): a slot passes from a call that ends to the next without
+    waking a thread, so it is held only while a call is under way."""
 
     def __init__(self, size: int):
-        self.free, self.waiting, self.ticket, self.lock = size, [], itertools.count(), threading.Lock()
+        self.free, self.waiting, self.ticket = size, [], itertools.count()
 
-    @contextmanager
-    def held(self, urgency: int):
-        with self.lock:
-            handed = None
-            if self.free and not self.waiting:
-                self.free -= 1
-            else:
-                handed = threading.Event()
-                heapq.heappush(self.waiting, (urgency, next(self.ticket), handed))
-        if handed is not None:
-            handed.wait()  # the slot is ours once set
+    @asynccontextmanager
+    async def held(self, urgency: int):
+        if self.free and not self.waiting:
+            self.free -= 1
+        else:
+            handed = asyncio.get_running_loop().create_future()
+            heapq.heappush(self.waiting, (urgency, next(self.ticket), handed))
+            try:
+                await handed  # the slot is ours once it is done
+            except asyncio.CancelledError:
+                if handed.done() and not handed.cancelled():
+                    self._release()  # handed over as this waiter was cancelled: pass it on
+                raise
         try:
             yield
         finally:
-            with self.lock:
-                if self.waiting:
-                    heapq.heappop(self.waiting)[2].set()
-                else:
-                    self.free += 1
+            self._release()
+
+    def _release(self) -> None:
+        while self.waiting:
+            handed = heapq.heappop(self.waiting)[2]
+            if not handed.done():  # a cancelled waiter's future is done already
+                handed.set_result(None)
+                return
+        self.free += 1
 
 
 @cache
-def _slots(size: int) -> _Slots:
+def _slots_of(pid: int, size: int) -> _Slots:
     return _Slots(size)
+
+
+async def _in_slot(config: "JudgeConfig", urgency: int, call):
+    """Await `call()` (a litellm coroutine) once a slot is free, within the call's timeout."""
+    async with _slots_of(os.getpid(), config.concurrency).held(urgency):
+        return await asyncio.wait_for(call(), config.timeout + TIMEOUT_GRACE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -220,7 +234,8 @@ def _retryable(litellm) -> tuple[type[Exception], ...]:
     )  # fmt: skip
 
 
-# How long past the configured timeout a call may run before it is cancelled (see `_await`).
+# How long past the configured timeout a call may run before it is cancelled (litellm's own timeout
+# normally ends it first).
 TIMEOUT_GRACE_SECONDS = 5.0
 
 
@@ -241,8 +256,7 @@ def _call(config: JudgeConfig, function, urgency: int = 0, **kwargs):
 
     for attempt in range(config.max_retries + 1):
         try:
-            with _slots(config.concurrency).held(urgency):
-                return _await(function(**kwargs, **config.call_options()), config.timeout + TIMEOUT_GRACE_SECONDS)
+            return _await(_in_slot(config, urgency, lambda: function(**kwargs, **config.call_options())))
         except _retryable(litellm) as error:
             if attempt == config.max_retries:
                 raise JudgeError(f"{type(error).__name__} after {attempt + 1} attempts: {error}") from error

@@ -209,11 +209,6 @@ def metrics_scored(*, run: EvalRun, target: EvalTarget) -> set[str]:
     return set(scores.filter(**{key: getattr(target, key)}).values_list("name", flat=True))
 
 
-def failed_count(*, run: EvalRun, target: EvalTarget) -> int:
-    scores, key = _run_scores(run)
-    return scores.filter(**{key: getattr(target, key)}, status=ScoreStatus.FAILED).count()
-
-
 def failed_pairs(*, run: EvalRun) -> dict:
     """Target id -> metric names that FAILED in the run (what a retry scores again)."""
     scores, key = _run_scores(run)

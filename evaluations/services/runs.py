@@ -14,15 +14,21 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from evaluations import judge
 from pandaprobe.errors import Conflict, InvalidRequest, NotFound, RuleViolation
 from pandaprobe.projects.access import Action, ProjectAccess
 
-from ..models import EvalRun, EvalRunStatus, EvalTarget, EvalTargetStatus, SessionScore, TraceScore
+from ..models import (
+    EvalRun,
+    EvalRunStatus,
+    EvalTarget,
+    EvalTargetStatus,
+    ScoreStatus,
+    SessionScore,
+    TraceScore,
+)
 from ..selectors import runs as selectors
 from .purge import scores_delete
 from .session_runs import SESSION_RUNS
@@ -259,38 +265,68 @@ def eval_runs_resume(*, after_restart: bool = False) -> int:
     return _send(list(targets.order_by("pk").values_list("pk", flat=True)))
 
 
+# Claiming and finishing an item are every item's statements, written in SQL: composed by the ORM
+# they took 7 ms of the worker's CPU per item, run by the database 0.4 ms (PostgreSQL, measured
+# for the runs benchmark). A claim takes an item that is PENDING, or RUNNING with its lease run out.
+CLAIM_SQL = """UPDATE {target} SET status = %s, lease_until = %s, attempts = attempts + 1
+WHERE id = %s AND (status = %s OR (status = %s AND (lease_until IS NULL OR lease_until < %s)))"""
+# Finishing: the item is marked DONE only if still RUNNING (a second delivery, or a cancel, may have
+# ended it), and only then is the run counted, its FAILED scores on the target included. The item
+# that counts the last one completes the run in the same statement (SET sees the row as it was).
+TARGET_DONE_SQL = "UPDATE {target} SET status = %s, finished_at = %s, lease_until = NULL WHERE id = %s AND status = %s"
+RUN_COUNTED_SQL = """UPDATE {run} SET
+  evaluated_count = evaluated_count + 1,
+  failed_count = failed_count + (SELECT COUNT(*) FROM {scores} WHERE eval_run_id = %s AND {key} = %s AND status = %s),
+  judge_calls = judge_calls + %s, prompt_tokens = prompt_tokens + %s, completion_tokens = completion_tokens + %s,
+  cost = cost + %s, unpriced_calls = unpriced_calls + %s,
+  completed_at = CASE WHEN {last} THEN {greatest}(%s, started_at) ELSE completed_at END,
+  status = CASE WHEN {last} THEN %s ELSE status END
+WHERE id = %s"""
+LAST_ITEM = "status = %s AND evaluated_count >= total_targets - 1"
+
+
 def _claim(target_id: int) -> EvalTarget | None:
     now = timezone.now()
     lease = now + timedelta(seconds=settings.PANDAPROBE_RUN_LEASE_SECONDS)
-    claimable = EvalTarget.objects.filter(pk=target_id).filter(
-        status__in=[EvalTargetStatus.PENDING, EvalTargetStatus.RUNNING]
-    ).exclude(status=EvalTargetStatus.RUNNING, lease_until__gte=now)
-    if not claimable.update(status=EvalTargetStatus.RUNNING, lease_until=lease, attempts=F("attempts") + 1):
-        return None
+    sql = CLAIM_SQL.format(target=EvalTarget._meta.db_table)
+    running, pending = EvalTargetStatus.RUNNING, EvalTargetStatus.PENDING
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [running, _when(lease), target_id, pending, running, _when(now)])
+        if not cursor.rowcount:
+            return None
     return EvalTarget.objects.select_related("run", "run__project").get(pk=target_id)
+
+
+def _when(moment):
+    return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _finish(target: EvalTarget, usage: judge.Usage) -> None:
     run = target.run
-    now = timezone.now()
-    with transaction.atomic():
-        if not EvalTarget.objects.filter(pk=target.pk, status=EvalTargetStatus.RUNNING).update(
-            status=EvalTargetStatus.DONE, finished_at=now, lease_until=None
-        ):
-            return  # finished (or cancelled) by someone else: count nothing twice
-        # The last item completes the run, in the same statement that counts it.
-        last = Q(status=EvalRunStatus.RUNNING, evaluated_count__gte=F("total_targets") - 1)
-        EvalRun.objects.filter(pk=run.pk).update(
-            evaluated_count=F("evaluated_count") + 1,
-            failed_count=F("failed_count") + selectors.failed_count(run=run, target=target),
-            judge_calls=F("judge_calls") + usage.calls,
-            prompt_tokens=F("prompt_tokens") + usage.prompt_tokens,
-            completion_tokens=F("completion_tokens") + usage.completion_tokens,
-            cost=F("cost") + (usage.cost or 0.0),
-            unpriced_calls=F("unpriced_calls") + (usage.calls if usage.cost is None else 0),
-            status=Case(When(last, then=Value(EvalRunStatus.COMPLETED)), default=F("status")),
-            completed_at=Case(When(last, then=Greatest(Value(now), F("started_at"))), default=F("completed_at")),
-        )
+    scores, key = selectors.RUN_SCORES[run.target_type]
+    now = _when(timezone.now())
+    done_sql = TARGET_DONE_SQL.format(target=EvalTarget._meta.db_table)
+    done = [EvalTargetStatus.DONE, now, target.pk, EvalTargetStatus.RUNNING]
+    run_id = EvalRun._meta.pk.get_db_prep_value(run.pk, connection)
+    subject = scores._meta.get_field(key).get_db_prep_value(getattr(target, key), connection)
+    last = [EvalRunStatus.RUNNING]
+    counted = [
+        run_id, subject, ScoreStatus.FAILED, usage.calls, usage.prompt_tokens, usage.completion_tokens,
+        usage.cost or 0.0, usage.calls if usage.cost is None else 0, *last, now, *last, EvalRunStatus.COMPLETED, run_id,
+    ]  # fmt: skip
+    counted_sql = RUN_COUNTED_SQL.format(
+        run=EvalRun._meta.db_table, scores=scores._meta.db_table, key=scores._meta.get_field(key).column,
+        last=LAST_ITEM, greatest="GREATEST" if connection.vendor == "postgresql" else "MAX",
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one statement, one round trip
+            cursor.execute(f"WITH done AS ({done_sql} RETURNING id) {counted_sql} AND EXISTS (SELECT 1 FROM done)",
+                           [*done, *counted])  # fmt: skip
+            return
+        with transaction.atomic():
+            cursor.execute(done_sql, done)
+            if cursor.rowcount:  # else finished (or cancelled) by someone else: count nothing twice
+                cursor.execute(counted_sql, counted)
 
 
 def eval_target_process(*, target_id: int) -> None:

@@ -160,7 +160,9 @@ def scores_create(model: type[ScoreFields], *, access: ProjectAccess, subject: d
     events, in one transaction and one INSERT each for the scores and the events: all or none. The
     judge stores a trace's metrics this way: one by one, the writes cost as much CPU as the calls."""
     created = [_new_score(model, access=access, subject=subject, **fields) for fields in scores]
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (two round trips per judged trace): an error here
+    # leaves through the caller's own `atomic`, which every caller lets roll back.
+    with transaction.atomic(savepoint=False):
         model.objects.bulk_create(created)
         score_events_record_created(access=access, scores=created)
         score_rollups_add(created)

@@ -121,30 +121,55 @@ def test_providers_report_what_is_configured(settings, monkeypatch):
 
 
 def test_a_freed_judge_slot_goes_to_the_most_urgent_waiter_then_the_longest_waiting():
-    import threading
-    import time
+    import asyncio
 
-    slots, order = judge._Slots(1), []
-    release = threading.Event()
+    async def scenario() -> list[str]:
+        slots, order, release = judge._Slots(1), [], asyncio.Event()
 
-    def holder():
-        with slots.held(0):
-            release.wait(5)
+        async def holder():
+            async with slots.held(0):
+                await release.wait()
 
-    def waiter(name: str, urgency: int):
-        with slots.held(urgency):
-            order.append(name)
+        async def waiter(name: str, urgency: int):
+            async with slots.held(urgency):
+                order.append(name)
 
-    threads = [threading.Thread(target=holder)]
-    threads[0].start()
-    time.sleep(0.05)
-    for name, urgency in (("first call A", 1), ("first call B", 1), ("metric call", 0)):
-        threads.append(threading.Thread(target=waiter, args=(name, urgency)))
-        threads[-1].start()
-        time.sleep(0.05)  # each is waiting before the next arrives
-    release.set()
-    for thread in threads:
-        thread.join(5)
-    assert order == ["metric call", "first call A", "first call B"]
-    with slots.held(1):  # every slot came back
-        pass
+        tasks = [asyncio.create_task(holder())]
+        await asyncio.sleep(0)
+        for name, urgency in (("first call A", 1), ("first call B", 1), ("metric call", 0)):
+            tasks.append(asyncio.create_task(waiter(name, urgency)))
+            await asyncio.sleep(0)  # each is waiting before the next arrives
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+        async with slots.held(1):  # every slot came back
+            return order
+
+    assert asyncio.run(scenario()) == ["metric call", "first call A", "first call B"]
+
+
+def test_a_waiter_cancelled_as_the_slot_is_handed_to_it_passes_the_slot_on():
+    import asyncio
+
+    async def scenario() -> bool:
+        slots, release = judge._Slots(1), asyncio.Event()
+
+        async def holder():
+            async with slots.held(0):
+                await release.wait()
+
+        async def waiter():
+            async with slots.held(0):
+                pass
+
+        held = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        doomed = asyncio.create_task(waiter())
+        await asyncio.sleep(0)
+        release.set()
+        await held  # the slot is handed to `doomed`, which has not resumed yet
+        doomed.cancel()
+        await asyncio.gather(doomed, return_exceptions=True)
+        await asyncio.wait_for(waiter(), 1)  # the slot was passed on, not lost
+        return slots.free == 1
+
+    assert asyncio.run(scenario())
