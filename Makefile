@@ -27,8 +27,11 @@ run: migrate
 # A process takes no more messages than it has threads (dramatiq's default prefetch is twice that),
 # so a run's few, long messages spread over the processes; and a busy process looks for the next
 # message every 100 ms at most (dramatiq's default backs off to a second, which a freed thread waits).
+# 4 threads x 4 targets a message: 16 traces under way in a process, for its judge calls in flight
+# (benchmarks/README.md: with 8 threads, a run's first 32 traces a process all read the database
+# before any of them called the judge).
 worker: install
-	dramatiq_queue_prefetch=8 dramatiq_worker_timeout=100 $(PY) manage.py rundramatiq --processes 2 --threads 8
+	dramatiq_queue_prefetch=4 dramatiq_worker_timeout=100 $(PY) manage.py rundramatiq --processes 2 --threads 4
 
 lint: install
 	$(VENV)/bin/ruff check .

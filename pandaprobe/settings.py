@@ -411,10 +411,12 @@ PANDAPROBE_JUDGE_CONCURRENCY = env_int("PANDAPROBE_JUDGE_CONCURRENCY", 8, minimu
 PANDAPROBE_JUDGE_TRACE_TOKENS = env_int("PANDAPROBE_JUDGE_TRACE_TOKENS", 12000, minimum=500)
 # Traces (or sessions) per worker message, scored side by side: with a worker's threads, how many are
 # in flight. A message ends with its slowest target, so its thread takes no new work until then: few
-# targets a message and more threads than that keep the judge's slots busy (the runs benchmark, 2
-# worker processes, 100 traces, 32 calls in flight: 4 a message x 8 threads 4.7 s; 8 x 4 threads
-# 5.0-6.4 s, each wave of messages waiting for its slowest trace; 16 x 4, 8.3-11.4 s). Database
-# connections are held only while a target reads or writes, not while it waits.
+# targets a message keep the judge's slots busy (the runs benchmark, 2 worker processes, 100 traces,
+# 32 calls in flight: 8 a message x 4 threads 5.0-6.4 s, each wave of messages waiting for its
+# slowest trace; 16 x 4, 8.3-11.4 s). Threads x this, the traces under way in a process, about the
+# process's PANDAPROBE_JUDGE_CONCURRENCY: more only make the first calls wait while all of them read
+# the database (4 x 8 threads: 7.0 s, 4 x 4: 5.9-6.2 s). Database connections are held only while a
+# target reads or writes, not while it waits.
 PANDAPROBE_RUN_TARGETS_PER_MESSAGE = env_int("PANDAPROBE_RUN_TARGETS_PER_MESSAGE", 4, minimum=1)
 # A worker holds a run's item this long; after it, the item is handed out again (a killed worker).
 PANDAPROBE_RUN_LEASE_SECONDS = env_int("PANDAPROBE_RUN_LEASE_SECONDS", 900, minimum=1)
