@@ -309,10 +309,11 @@ def _finish(target: EvalTarget, usage: judge.Usage) -> None:
     done = [EvalTargetStatus.DONE, now, target.pk, EvalTargetStatus.RUNNING]
     run_id = EvalRun._meta.pk.get_db_prep_value(run.pk, connection)
     subject = scores._meta.get_field(key).get_db_prep_value(getattr(target, key), connection)
-    last = [EvalRunStatus.RUNNING]
+    running = EvalRunStatus.RUNNING  # LAST_ITEM's parameter, in both CASEs
     counted = [
         run_id, subject, ScoreStatus.FAILED, usage.calls, usage.prompt_tokens, usage.completion_tokens,
-        usage.cost or 0.0, usage.calls if usage.cost is None else 0, *last, now, *last, EvalRunStatus.COMPLETED, run_id,
+        usage.cost or 0.0, usage.calls if usage.cost is None else 0, running, now, running, EvalRunStatus.COMPLETED,
+        run_id,
     ]  # fmt: skip
     counted_sql = RUN_COUNTED_SQL.format(
         run=EvalRun._meta.db_table, scores=scores._meta.db_table, key=scores._meta.get_field(key).column,

@@ -120,6 +120,16 @@ def test_providers_report_what_is_configured(settings, monkeypatch):
     assert statuses["openai_compatible"]["available"]
 
 
+def _run_apart(coroutine):
+    """`asyncio.run` in a thread of its own: a browser test's Playwright may have left an event loop
+    running in this one."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=10)
+
+
 def test_a_freed_judge_slot_goes_to_the_most_urgent_waiter_then_the_longest_waiting():
     import asyncio
 
@@ -144,7 +154,7 @@ def test_a_freed_judge_slot_goes_to_the_most_urgent_waiter_then_the_longest_wait
         async with slots.held(1):  # every slot came back
             return order
 
-    assert asyncio.run(scenario()) == ["metric call", "first call A", "first call B"]
+    assert _run_apart(scenario()) == ["metric call", "first call A", "first call B"]
 
 
 def test_a_waiter_cancelled_as_the_slot_is_handed_to_it_passes_the_slot_on():
@@ -172,4 +182,4 @@ def test_a_waiter_cancelled_as_the_slot_is_handed_to_it_passes_the_slot_on():
         await asyncio.wait_for(waiter(), 1)  # the slot was passed on, not lost
         return slots.free == 1
 
-    assert asyncio.run(scenario())
+    assert _run_apart(scenario())

@@ -69,6 +69,21 @@ def test_a_redelivered_item_neither_scores_nor_counts_twice(system, traces, judg
     assert len(judge_stub.calls_named("step_efficiency")) == 1
 
 
+def test_an_item_another_worker_holds_is_left_to_it(system, traces, judge_stub):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = runs.eval_run_create_batch(access=system, trace_ids=[traces[0].pk], metrics=["step_efficiency"])
+    target = EvalTarget.objects.get(run=run)
+    held_until = timezone.now() + timedelta(minutes=5)
+    EvalTarget.objects.filter(pk=target.pk).update(status="RUNNING", lease_until=held_until, attempts=1)
+    runs.eval_target_process(target_id=target.pk)  # its lease has not run out: not claimable
+    target.refresh_from_db()
+    assert (target.status, target.attempts, target.lease_until) == ("RUNNING", 1, held_until)
+    assert not judge_stub.calls and not TraceScore.objects.filter(eval_run=run).exists()
+
+
 def test_an_item_whose_worker_died_is_taken_over_and_skips_what_was_scored(system, traces, judge_stub):
     run = runs.eval_run_create_batch(access=system, trace_ids=[traces[0].pk],
                                      metrics=["step_efficiency", "confidence"])  # fmt: skip
