@@ -63,17 +63,36 @@ def _litellm():
     return litellm
 
 
-@cache
-def _loop_of(pid: int) -> asyncio.AbstractEventLoop:
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True, name="judge-calls").start()
-    return loop
+class _CallsLoop:
+    """This process's one event loop for judge calls, started by the first thread that needs it.
+
+    Started under a lock: a worker's first messages and its warm-up ask for it at once, and a second
+    loop would break `_Slots`, whose waiters are woken by the loop they wait on (a call released on
+    one loop left a waiter on another asleep for good, and its worker hung on shutdown). A forked
+    process starts its own: the thread that runs its parent's loop did not come with it."""
+
+    def __init__(self):
+        self.lock, self.loop, self.pid = threading.Lock(), None, None
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        if self.pid != os.getpid():
+            with self.lock:
+                if self.pid != os.getpid():
+                    loop = asyncio.new_event_loop()
+                    threading.Thread(target=loop.run_forever, daemon=True, name="judge-calls").start()
+                    self.loop, self.pid = loop, os.getpid()
+        return self.loop
+
+    def after_fork(self) -> None:
+        self.lock = threading.Lock()  # another thread may have held it as the process forked
+
+
+_CALLS_LOOP = _CallsLoop()
+os.register_at_fork(after_in_child=_CALLS_LOOP.after_fork)
 
 
 def _calls_loop() -> asyncio.AbstractEventLoop:
-    """This process's event loop for judge calls (a forked process starts its own: the thread that
-    runs its parent's loop did not come with it)."""
-    return _loop_of(os.getpid())
+    return _CALLS_LOOP.get()
 
 
 def _await(coroutine):

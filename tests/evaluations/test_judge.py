@@ -183,3 +183,36 @@ def test_a_waiter_cancelled_as_the_slot_is_handed_to_it_passes_the_slot_on():
         return slots.free == 1
 
     assert _run_apart(scenario())
+
+
+def test_threads_asking_at_once_share_one_calls_loop(monkeypatch):
+    """A worker's warm-up and its first messages ask for the calls loop together: a second loop
+    would leave `_Slots` waiters on it unwoken (a worker hung that way on shutdown)."""
+    import asyncio
+    import threading
+    import time
+
+    new_event_loop = asyncio.new_event_loop
+
+    def slow_new_event_loop():
+        time.sleep(0.05)  # widen the window in which a second thread could start its own loop
+        return new_event_loop()
+
+    monkeypatch.setattr(judge, "_CALLS_LOOP", judge._CallsLoop())
+    monkeypatch.setattr(judge.asyncio, "new_event_loop", slow_new_event_loop)
+    start, loops = threading.Barrier(8), []
+
+    def ask():
+        start.wait()
+        loops.append(judge._calls_loop())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    try:
+        assert len(loops) == 8 and len({id(loop) for loop in loops}) == 1
+    finally:
+        for loop in {id(loop): loop for loop in loops}.values():
+            loop.call_soon_threadsafe(loop.stop)

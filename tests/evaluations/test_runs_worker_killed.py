@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,16 +35,29 @@ def start_worker(judge_url: str) -> subprocess.Popen:
         "PANDAPROBE_JUDGE_API_BASE": judge_url, "PANDAPROBE_JUDGE_API_KEY": "stub",
         "PANDAPROBE_RUN_LEASE_SECONDS": "3", "PANDAPROBE_REAPER_SECONDS": "1",
     }  # fmt: skip
-    return subprocess.Popen(
+    log = tempfile.TemporaryFile()  # not a pipe: nobody reads one while the worker runs, and a full one blocks it
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4",
          "--queues", "evaluations"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
     )  # fmt: skip
+    process.log = log
+    return process
+
+
+def log_of(process: subprocess.Popen) -> str:
+    process.log.seek(0)
+    return process.log.read().decode(errors="replace")[-2000:]
 
 
 def kill(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
     os.killpg(process.pid, sig)  # the dramatiq CLI forks worker processes: kill the whole group
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # leave no worker behind to hold the test database
+        process.wait(timeout=30)
+        raise AssertionError(f"the worker did not stop within 30 s of signal {sig}: {log_of(process)}") from None
 
 
 def wait_for(condition, timeout: float) -> bool:
@@ -66,7 +80,7 @@ def test_a_killed_worker_is_replaced_and_every_pair_is_scored_once(transactional
         progress = wait_for(lambda: TraceScore.objects.filter(eval_run=run).count() >= 4, 240)
     finally:
         kill(first)
-    assert progress, f"no progress: {first.stderr.read().decode()[-2000:]}"
+    assert progress, f"no progress: {log_of(first)}"
     assert EvalRun.objects.get(pk=run.pk).status == "RUNNING"
     second = start_worker(judge_stub.url)
     try:
@@ -74,7 +88,7 @@ def test_a_killed_worker_is_replaced_and_every_pair_is_scored_once(transactional
     finally:
         kill(second, signal.SIGTERM)
     run.refresh_from_db()
-    assert done, (run.status, run.evaluated_count, second.stderr.read().decode()[-2000:])
+    assert done, (run.status, run.evaluated_count, log_of(second))
     pairs = list(TraceScore.objects.filter(eval_run=run).values_list("trace_id", "name"))
     assert len(pairs) == len(set(pairs)) == 24
     assert (run.evaluated_count, run.total_targets) == (12, 12)
