@@ -198,13 +198,12 @@ def test_threads_asking_at_once_share_one_calls_loop(monkeypatch):
         time.sleep(0.05)  # widen the window in which a second thread could start its own loop
         return new_event_loop()
 
-    monkeypatch.setattr(judge, "_CALLS_LOOP", judge._CallsLoop())
     monkeypatch.setattr(judge.asyncio, "new_event_loop", slow_new_event_loop)
-    start, loops = threading.Barrier(8), []
+    calls_loop, start, loops = judge._CallsLoop(), threading.Barrier(8), []
 
     def ask():
         start.wait()
-        loops.append(judge._calls_loop())
+        loops.append(calls_loop.get())
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for thread in threads:
